@@ -1,0 +1,1 @@
+"""reasonvos.baselines: LISA, XMem, LISA+XMem and weight-free reference baselines."""

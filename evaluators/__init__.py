@@ -1,0 +1,1 @@
+"""reasonvos.evaluators: J, F, J&F, DAVIS statistics, gIoU/cIoU, protocols, scorer, results."""

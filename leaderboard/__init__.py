@@ -1,0 +1,1 @@
+"""reasonvos.leaderboard: results store, reported numbers, tables, plots and the web page."""

@@ -1,0 +1,15 @@
+"""reasonvos: download, validate, load, build, score and run language-instructed video
+segmentation benchmarks (ReasonVOS, MeViS, Ref-YouTube-VOS, Ref-DAVIS-17)."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .errors import InputError
+from .model import Benchmark, Sample, Video
+from .registry import BENCHMARKS, load_benchmark
+
+try:
+    __version__ = version("reasonvos")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0"
+
+__all__ = ["BENCHMARKS", "Benchmark", "InputError", "Sample", "Video", "load_benchmark", "__version__"]

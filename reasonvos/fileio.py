@@ -1,0 +1,97 @@
+"""Atomic writes and strict JSON reading.
+
+Outputs are written to a temporary file in the target folder and then renamed into place, so an
+interrupted run never leaves a partial file where a whole one was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .errors import MetadataError, MissingFileError
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | Path, obj: Any, indent: int | None = 2) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; move it into place only if the block succeeds.
+
+    An existing folder at ``path`` is replaced (removed after the new one is complete).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / "x")
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_json(path: str | Path, what: str = "JSON file") -> Any:
+    """Read a JSON file, turning a missing file or a syntax error into an InputError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(path, f"{what} not found")
+    try:
+        with path.open("rb") as f:
+            return json.load(f)
+    except UnicodeDecodeError as e:
+        raise MetadataError(path, f"{what} is not valid UTF-8 ({e.reason} at byte {e.start})") from e
+    except json.JSONDecodeError as e:
+        raise MetadataError(path, f"{what} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+
+
+def require_dict(value: Any, path: Path, where: str) -> dict:
+    """Check a JSON value is an object, else raise a MetadataError saying where."""
+    if not isinstance(value, dict):
+        raise MetadataError(path, f"{where} must be a JSON object, found {type(value).__name__}")
+    return value
+
+
+def require_list(value: Any, path: Path, where: str) -> list:
+    if not isinstance(value, list):
+        raise MetadataError(path, f"{where} must be a JSON list, found {type(value).__name__}")
+    return value

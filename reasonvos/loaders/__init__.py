@@ -1,0 +1,1 @@
+"""One loader per benchmark format; each returns a :class:`reasonvos.model.Benchmark`."""

@@ -1,0 +1,1 @@
+"""The embedded sample benchmark: seeded, procedurally rendered, in the ReasonVOS layout."""

@@ -1,0 +1,1 @@
+"""reasonvos.videolisa: the VideoLISA model (needs the ``models`` extra: torch, transformers, SAM)."""
