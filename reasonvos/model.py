@@ -134,6 +134,11 @@ class Benchmark:
         for frame in self.scored_frames(sample):
             yield frame, self.gt_mask(sample, frame)
 
+    def gt_labels(self, video_id: str, frame: str) -> np.ndarray:
+        """Object-level ground truth of one frame as an integer label map (0 = background,
+        255 = void where the format has it). Only for object-level (DAVIS-style) benchmarks."""
+        raise InputError(self.meta_path, f"{self.name} has no object-level (index) ground truth")
+
     def gt_size(self, sample: Sample) -> tuple[int, int]:
         """(H, W) of the sample's ground truth / expected predictions."""
         return self.videos[sample.video_id].frame_size()

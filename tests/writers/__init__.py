@@ -1,0 +1,1 @@
+"""Fixture writers: each produces a small dataset in one benchmark's exact on-disk format."""
