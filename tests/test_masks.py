@@ -1,0 +1,140 @@
+"""How PNGs and RLEs become masks: the one place (reasonvos.masks) every loader and scorer uses."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from reasonvos.errors import MaskError, MissingFileError
+from reasonvos.masks import (
+    DAVIS_PALETTE,
+    decode_rle,
+    encode_rle,
+    png_size,
+    read_binary_png,
+    read_index_png,
+    write_binary_png,
+    write_index_png,
+)
+
+LABELS = np.array([[0, 1, 2], [3, 255, 0]], np.uint8)
+
+
+def test_index_pngs_are_read_as_palette_indices_not_colours(tmp_path):
+    path = tmp_path / "00000.png"
+    write_index_png(path, LABELS)
+    with Image.open(path) as img:
+        assert img.mode == "P"
+        colours = np.asarray(img.convert("RGB"))
+    assert (read_index_png(path) == LABELS).all()
+    assert tuple(colours[0, 1]) == (128, 0, 0)  # what a colour reader would see for object 1
+
+
+def test_the_davis_palette_starts_black_dark_red_dark_green(tmp_path):
+    assert DAVIS_PALETTE[:12] == [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0]
+
+
+def test_a_palette_index_whose_colour_is_black_still_counts(tmp_path):
+    path = tmp_path / "p.png"
+    img = Image.fromarray(np.array([[0, 1]], np.uint8), mode="P")
+    img.putpalette([0, 0, 0] * 256)  # every index is black
+    img.save(path)
+    assert read_binary_png(path).tolist() == [[False, True]]
+    assert read_index_png(path).tolist() == [[0, 1]]
+
+
+def test_binary_pngs_are_foreground_wherever_non_zero(tmp_path):
+    path = tmp_path / "m.png"
+    Image.fromarray(np.array([[0, 1, 100, 255]], np.uint8), mode="L").save(path)
+    assert read_binary_png(path).tolist() == [[False, True, True, True]]
+    rgb = tmp_path / "rgb.png"
+    Image.fromarray(np.array([[[0, 0, 0], [0, 0, 9]]], np.uint8), mode="RGB").save(rgb)
+    assert read_binary_png(rgb).tolist() == [[False, True]]
+
+
+def test_rgb_pngs_are_refused_as_index_masks(tmp_path):
+    rgb = tmp_path / "rgb.png"
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8), mode="RGB").save(rgb)
+    with pytest.raises(MaskError, match="rgb.png: expected an index PNG"):
+        read_index_png(rgb)
+
+
+def test_16_bit_pngs_keep_values_above_255(tmp_path):
+    path = tmp_path / "pano.png"
+    values = np.array([[0, 6100], [6101, 124]], np.uint16)
+    Image.fromarray(values).save(path)  # mode I;16
+    got = read_index_png(path)
+    assert got.dtype == np.uint16 and (got == values).all()
+    assert read_binary_png(path).tolist() == [[False, True], [True, True]]
+
+
+def test_written_binary_pngs_are_single_channel_0_255(tmp_path):
+    path = tmp_path / "out" / "00003.png"
+    mask = np.array([[True, False], [False, True]])
+    write_binary_png(path, mask)
+    with Image.open(path) as img:
+        assert img.mode == "L"
+        assert sorted(np.unique(np.asarray(img)).tolist()) == [0, 255]
+    assert (read_binary_png(path) == mask).all()
+    assert [p.name for p in path.parent.iterdir()] == ["00003.png"]  # no temporary file left
+
+
+def test_written_index_pngs_round_trip(tmp_path):
+    path = tmp_path / "l.png"
+    write_index_png(path, LABELS)
+    assert (read_index_png(path) == LABELS).all() and png_size(path) == (2, 3)
+    with pytest.raises(ValueError):
+        write_index_png(path, np.array([[256]]))
+
+
+def test_undecodable_and_missing_pngs_name_the_file(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    for reader in (read_binary_png, read_index_png, png_size):
+        with pytest.raises(MaskError, match="bad.png"):
+            reader(bad)
+    with pytest.raises(MissingFileError, match="absent.png"):
+        read_binary_png(tmp_path / "absent.png")
+
+
+def test_rle_round_trip_with_string_counts():
+    mask = np.zeros((5, 7), bool)
+    mask[1:4, 2:6] = True
+    rle = encode_rle(mask)
+    assert rle["size"] == [5, 7] and isinstance(rle["counts"], str)
+    assert (decode_rle(json.loads(json.dumps(rle))) == mask).all()  # survives JSON, like mask_dict.json
+
+
+def test_rle_is_column_major():
+    mask = np.array([[True, False], [False, False]])
+    other = np.array([[False, True], [False, False]])
+    assert encode_rle(mask)["counts"] != encode_rle(other)["counts"]
+    assert (decode_rle(encode_rle(other)) == other).all()
+
+
+def test_null_rle_is_an_empty_mask_of_the_known_size():
+    assert decode_rle(None, "mask_dict.json", size=(3, 4)).shape == (3, 4)
+    assert not decode_rle(None, size=(3, 4)).any()
+    with pytest.raises(MaskError, match="null RLE"):
+        decode_rle(None, "mask_dict.json")
+
+
+def test_rle_size_mismatch_names_where_it_came_from():
+    rle = encode_rle(np.ones((4, 4), bool))
+    with pytest.raises(MaskError, match=r"mask_dict.json: RLE size 4x4 differs from the frame size 5x6"):
+        decode_rle(rle, "mask_dict.json", size=(5, 6))
+
+
+@pytest.mark.parametrize(
+    "rle",
+    [{"counts": "abc"}, {"size": [2], "counts": "0"}, {"size": [2, 2], "counts": "zzzzzz"}, [1, 2, 3]],
+)
+def test_malformed_rles_are_errors(rle):
+    with pytest.raises(MaskError):
+        decode_rle(rle, "mask_dict.json")
+
+
+def test_uncompressed_list_counts_are_accepted():
+    mask = decode_rle({"size": [2, 2], "counts": [1, 2, 1]})
+    assert mask.T.ravel().tolist() == [False, True, True, False]
