@@ -92,6 +92,9 @@ class Benchmark:
         if len(set(keys)) != len(keys):
             raise InputError(meta_path, "sample keys are not unique")
         self._by_key = {s.key: s for s in samples}
+        self._by_video: dict[str, list[Sample]] = {}
+        for s in samples:
+            self._by_video.setdefault(s.video_id, []).append(s)
 
     def __repr__(self) -> str:
         return (
@@ -103,7 +106,7 @@ class Benchmark:
         return self._by_key[key]
 
     def samples_of(self, video_id: str) -> list[Sample]:
-        return [s for s in self.samples if s.video_id == video_id]
+        return list(self._by_video.get(video_id, ()))
 
     # -- predictions ---------------------------------------------------------------------------
 

@@ -123,7 +123,9 @@ def load(root: str | Path, split: str | None = None) -> ReasonVOSBenchmark:
         source = entry.get("source")
         if not isinstance(source, str) or not source:
             raise MetadataError(meta_path, f"{where} has no 'source'")
-        frames = require_list(entry.get("frames"), meta_path, f"{where}['frames']")
+        if "frames" not in entry:
+            raise MetadataError(meta_path, f"{where} has no 'frames' list")
+        frames = require_list(entry["frames"], meta_path, f"{where}['frames']")
         if not frames:
             raise MetadataError(meta_path, f"{where} lists no frames")
         frames = tuple(str(f) for f in frames)
