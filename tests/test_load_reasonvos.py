@@ -95,7 +95,8 @@ def _edit_meta(root, edit):
     ("edit", "message"),
     [
         (lambda d: d["videos"]["a1b2c3_d4"].__setitem__("frames", []), "lists no frames"),
-        (lambda d: d["videos"]["a1b2c3_d4"].pop("frames"), r"\['frames'\] must be a JSON list"),
+        (lambda d: d["videos"]["a1b2c3_d4"].pop("frames"), "has no 'frames' list"),
+        (lambda d: d["videos"]["a1b2c3_d4"].__setitem__("frames", "00000"), r"\['frames'\] must be a JSON list"),
         (lambda d: d["videos"]["a1b2c3_d4"].pop("source"), "has no 'source'"),
         (lambda d: d["videos"]["a1b2c3_d4"]["expressions"][0].pop("exp_text"), "has no 'exp_text'"),
         (lambda d: d["videos"]["a1b2c3_d4"]["expressions"][0].__setitem__("exp_text", " "), "empty 'exp_text'"),
