@@ -1,0 +1,155 @@
+"""Build the whole leaderboard folder from results files: tables, plots, page, error analysis.
+
+Layout of ``out_dir``::
+
+    index.html                      self-contained page (open it from file://)
+    tables/<benchmark-split>.md|tex|csv, tables/leaderboard.md|csv (all tables)
+    plots/<name>.png|svg
+    analysis/<benchmark>-<method>/<rank>_<nn>_<key>.png, analysis.json
+
+Each sub-folder is assembled in a temporary folder and renamed into place, and every file is
+written atomically, so an interrupted build never leaves a half-written leaderboard behind and
+a rebuild never keeps stale tables of results that are no longer given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reasonvos.errors import InputError
+from reasonvos.fileio import atomic_dir, write_bytes_atomic, write_text_atomic
+from reasonvos.model import Benchmark
+
+from .error_analysis import error_analysis
+from .page import AnalysisSection, render_page
+from .plots import all_plots
+from .reported import load_reported
+from .store import Entry, load_store
+from .tables import Table, build_tables, md_escape, to_csv, to_latex, to_markdown
+
+DEFAULT_TITLE = "reasonvos leaderboard"
+
+
+@dataclass
+class AnalysisSpec:
+    """Which predictions to analyse: a benchmark (name + root, or a loaded one) and a folder.
+
+    ``method`` picks the results entry when several methods were scored on that benchmark.
+    """
+
+    benchmark: str | Benchmark
+    root: str | Path | None
+    pred: str | Path
+    method: str | None = None
+    n: int = 5
+
+
+@dataclass
+class BuildResult:
+    out_dir: Path
+    page: Path
+    entries: list[Entry]
+    tables: list[Table]
+    files: list[Path] = field(default_factory=list)
+    ignored: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or "method"
+
+
+def _pick_entry(spec: AnalysisSpec, name: str, entries: Sequence[Entry]) -> Entry:
+    candidates = [x for x in entries if x.origin == "measured" and x.benchmark == name]
+    if spec.method is not None:
+        candidates = [x for x in candidates if x.method == spec.method]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        what = f"method {spec.method!r} on " if spec.method else ""
+        raise InputError(Path(spec.pred), f"no results of {what}benchmark {name!r} were given for this analysis")
+    methods = ", ".join(sorted(repr(x.method) for x in candidates))
+    raise InputError(Path(spec.pred), f"several methods were scored on {name!r} ({methods}); name one "
+                                      "(--analysis BENCHMARK:ROOT:PRED:METHOD)")
+
+
+def _run_analyses(specs: Sequence[AnalysisSpec], entries: Sequence[Entry], folder: Path) -> list[AnalysisSection]:
+    from reasonvos.registry import load_benchmark
+
+    sections = []
+    used: set[str] = set()
+    for spec in specs:
+        name = spec.benchmark.name if isinstance(spec.benchmark, Benchmark) else spec.benchmark
+        entry = _pick_entry(spec, name, entries)
+        if isinstance(spec.benchmark, Benchmark):
+            bench = spec.benchmark
+        else:
+            if spec.root is None:
+                raise InputError(None, f"analysis of {name!r} needs the benchmark root")
+            bench = load_benchmark(name, spec.root, split=entry.split_raw)
+        sub = slug(f"{name}-{entry.split or ''}-{entry.method}")
+        while sub in used:
+            sub += "-x"
+        used.add(sub)
+        items = error_analysis(bench, spec.pred, entry, folder / sub, n=spec.n)
+        images = {i.image: (folder / sub / i.image).read_bytes() for i in items}
+        sections.append(AnalysisSection(entry.method, name, entry.split, f"analysis/{sub}", items, images))
+    return sections
+
+
+def build_leaderboard(
+    results_paths: Iterable[str | Path] | str | Path,
+    out_dir: str | Path,
+    include_reported: bool = True,
+    analyses: Sequence[AnalysisSpec] = (),
+    title: str = DEFAULT_TITLE,
+    reported_path: str | Path | None = None,
+) -> BuildResult:
+    """Read results files (or folders of them) and write the leaderboard into ``out_dir``."""
+    from reasonvos import __version__
+
+    out_dir = Path(out_dir)
+    inputs = [results_paths] if isinstance(results_paths, str | Path) else list(results_paths)
+    store = load_store(inputs)
+    entries = list(store.entries)
+    if include_reported:
+        entries += load_reported(reported_path)
+    if not entries:
+        raise InputError(None, "nothing to show: no results files and reported numbers left out")
+    tables = build_tables(entries)
+    files: list[Path] = []
+
+    with atomic_dir(out_dir / "tables") as tmp:
+        for t in tables:
+            for ext, text in (("md", to_markdown(t)), ("tex", to_latex(t)), ("csv", to_csv(t))):
+                write_text_atomic(tmp / f"{t.slug}.{ext}", text)
+        write_text_atomic(tmp / "leaderboard.md", f"# {md_escape(title)}\n\n" + "\n".join(to_markdown(t) for t in tables))
+        write_text_atomic(tmp / "leaderboard.csv", to_csv(tables))
+        files += [out_dir / "tables" / p.name for p in sorted(tmp.iterdir())]
+
+    plots = all_plots(tables)
+    links: dict[str, dict[str, str]] = {}
+    with atomic_dir(out_dir / "plots") as tmp:
+        for p in plots:
+            if p.skipped:
+                continue
+            write_bytes_atomic(tmp / f"{p.name}.png", p.png or b"")
+            write_bytes_atomic(tmp / f"{p.name}.svg", p.svg or b"")
+            links[p.name] = {"PNG": f"plots/{p.name}.png", "SVG": f"plots/{p.name}.svg"}
+        files += [out_dir / "plots" / p.name for p in sorted(tmp.iterdir())]
+
+    sections: list[AnalysisSection] = []
+    if analyses:
+        with atomic_dir(out_dir / "analysis") as tmp:
+            sections = _run_analyses(analyses, store.entries, tmp)
+            files += [out_dir / "analysis" / p.relative_to(tmp) for p in sorted(tmp.rglob("*")) if p.is_file()]
+
+    html = render_page(title, tables, plots, entries, store.ignored, sections, links,
+                       generated_by=f"Generated by reasonvos {__version__}.")
+    page = out_dir / "index.html"
+    write_text_atomic(page, html)
+    files.append(page)
+    return BuildResult(out_dir, page, entries, tables, files, store.ignored)
+

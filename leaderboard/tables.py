@@ -1,0 +1,269 @@
+"""Leaderboard tables: one per benchmark split, rendered as Markdown, LaTeX (booktabs) and CSV.
+
+A :class:`Table` is built once from entries (measured and reported side by side) and rendered by
+each format, so every output agrees on rows, columns, markers and which value is best. Values are
+fractions internally and shown x100 with one decimal; "best" compares the shown values, so ties
+at that precision are all bold. Oracle and floor rows are reference points, never "best".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .reported import display_name
+from .store import Entry
+
+BASE_METRICS = ("J", "F", "J&F", "gIoU", "cIoU")
+#: breakdown groups shown as extra J&F columns, in this order
+BREAKDOWN_GROUPS = ("kind", "source", "annotator", "slot")
+KIND_ORDER = ("short", "long", "first-frame", "full-video")
+BENCHMARK_ORDER = ("reasonvos", "mevis", "refytvos", "refdavis", "davis")
+REPORTED_MARK = "†"
+ROLE_MARKS = {"oracle": "[oracle]", "floor": "[floor]"}
+LEGEND = (
+    f"{REPORTED_MARK} italic: reported in the paper, not measured by this toolkit. "
+    "[oracle] / [floor]: reference rows (upper / lower bounds), never counted as best. "
+    "Bold: best value per column. Values x100."
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One numeric column: a summary metric, or the J&F of one breakdown cell."""
+
+    key: str
+    label: str
+    metric: str
+    group: str | None = None
+    cell: str | None = None
+
+    def value(self, entry: Entry) -> float | None:
+        if self.group is None:
+            return entry.value(self.metric)
+        cell = entry.breakdown(self.group).get(self.cell or "")
+        if not isinstance(cell, dict):
+            return None
+        v = cell.get(self.metric)
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and v == v else None
+
+
+@dataclass
+class Table:
+    """A leaderboard for one benchmark split."""
+
+    benchmark: str
+    split: str | None
+    columns: list[Column]
+    rows: list[Entry]
+    best: dict[str, set[int]] = field(default_factory=dict)  # column key -> row indices
+
+    @property
+    def title(self) -> str:
+        name = display_name(self.benchmark)
+        return f"{name} ({self.split})" if self.split else name
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^A-Za-z0-9]+", "-", f"{self.benchmark}-{self.split or 'all'}").strip("-").lower()
+
+    @property
+    def has_measured(self) -> bool:
+        return any(r.origin == "measured" for r in self.rows)
+
+    def cell(self, row: int, column: Column) -> float | None:
+        return column.value(self.rows[row])
+
+    def is_best(self, row: int, column: Column) -> bool:
+        return row in self.best.get(column.key, set())
+
+
+def fmt(value: float | None) -> str:
+    """x100 with one decimal; empty where not available."""
+    return "" if value is None else f"{value * 100:.1f}"
+
+
+def _breakdown_columns(entries: Sequence[Entry]) -> list[Column]:
+    cols: list[Column] = []
+    for group in BREAKDOWN_GROUPS:
+        names: list[str] = []
+        for e in entries:
+            for name in e.breakdown(group):
+                if name not in names:
+                    names.append(name)
+        if group == "kind":
+            names.sort(key=lambda n: (KIND_ORDER.index(n) if n in KIND_ORDER else len(KIND_ORDER), n))
+        else:
+            names.sort()
+        for name in names:
+            label = f"{name} J&F" if group in ("kind", "source") else f"{group} {name} J&F"
+            cols.append(Column(key=f"{group}:{name}", label=label, metric="J&F", group=group, cell=name))
+    return cols
+
+
+def _primary(entry: Entry) -> float:
+    for m in ("J&F", "gIoU", "cIoU", "J"):
+        v = entry.value(m)
+        if v is not None:
+            return v
+    return -1.0
+
+
+def build_table(entries: Sequence[Entry]) -> Table:
+    """One table from entries of the same benchmark split, sorted best first."""
+    rows = sorted(entries, key=lambda e: (-_primary(e), e.origin != "measured", e.method))
+    columns = [Column(key=m, label=m, metric=m) for m in BASE_METRICS
+               if any(e.value(m) is not None for e in rows)]
+    columns += [c for c in _breakdown_columns(rows) if any(c.value(e) is not None for e in rows)]
+    table = Table(rows[0].benchmark, rows[0].split, columns, rows)
+    for col in columns:
+        shown = {i: round(v * 100, 1) for i, e in enumerate(rows)
+                 if e.role == "model" and (v := col.value(e)) is not None}
+        if shown:
+            top = max(shown.values())
+            table.best[col.key] = {i for i, v in shown.items() if v == top}
+    return table
+
+
+def build_tables(entries: Sequence[Entry]) -> list[Table]:
+    """One table per (benchmark, split): tables with measured rows first, video benchmarks first,
+    and the splits of a benchmark in the order they first appear (the paper's order for reported)."""
+    groups: dict[tuple[str, str | None], list[Entry]] = {}
+    for e in entries:
+        groups.setdefault((e.benchmark, e.split), []).append(e)
+    tables = [build_table(g) for g in groups.values()]
+
+    def order(item: tuple[int, Table]) -> tuple:
+        first, t = item
+        bench = BENCHMARK_ORDER.index(t.benchmark) if t.benchmark in BENCHMARK_ORDER else len(BENCHMARK_ORDER)
+        return (not t.has_measured, bench, t.benchmark, first)
+
+    return [t for _, t in sorted(enumerate(tables), key=order)]
+
+
+def method_label(entry: Entry) -> str:
+    """The method name with its plain-text markers (reported, role)."""
+    label = entry.method
+    if entry.role in ROLE_MARKS:
+        label += f" {ROLE_MARKS[entry.role]}"
+    if entry.origin == "reported":
+        label += f" {REPORTED_MARK}"
+    return label
+
+
+# ------------------------------------------------------------------------------------ Markdown
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~#{}])")
+
+
+def md_escape(text: str) -> str:
+    """Backslash-escape Markdown/HTML punctuation so a name renders literally (CommonMark)."""
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def to_markdown(table: Table) -> str:
+    header = ["Method", "Origin", *(c.label for c in table.columns)]
+    lines = [f"### {md_escape(table.title)}", "",
+             "| " + " | ".join(md_escape(h) for h in header) + " |",
+             "|" + "|".join([":---", ":---"] + ["---:"] * len(table.columns)) + "|"]
+    for i, e in enumerate(table.rows):
+        name = md_escape(e.method)
+        if e.role in ROLE_MARKS:
+            name += f" {md_escape(ROLE_MARKS[e.role])}"
+        if e.origin == "reported":
+            name = f"*{name}* {REPORTED_MARK}"
+        cells = [name, e.origin]
+        for c in table.columns:
+            text = fmt(c.value(e)) or "–"
+            cells.append(f"**{text}**" if table.is_best(i, c) else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", md_escape(LEGEND), ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------- LaTeX
+
+_TEX_SPECIAL = {
+    "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", "†": r"\dag{}",
+    "[": "{[}", "]": "{]}",  # a cell starting with "[" would be read as the optional argument of \\
+}
+_TEX_RE = re.compile("|".join(re.escape(k) for k in _TEX_SPECIAL))
+
+
+def tex_escape(text: str) -> str:
+    """Escape LaTeX's special characters in one pass (so inserted backslashes stay intact)."""
+    return _TEX_RE.sub(lambda m: _TEX_SPECIAL[m.group(0)], text.replace("\n", " "))
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs table (needs ``\\usepackage{booktabs}``)."""
+    header = ["Method", "Origin", *(c.label for c in table.columns)]
+    spec = "ll" + "r" * len(table.columns)
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{tex_escape(table.title)}}}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(tex_escape(h) for h in header) + r" \\",
+        r"\midrule",
+    ]
+    for i, e in enumerate(table.rows):
+        name = tex_escape(e.method)
+        if e.role in ROLE_MARKS:
+            name += " " + tex_escape(ROLE_MARKS[e.role])
+        if e.origin == "reported":
+            name = rf"\textit{{{name}}}\textsuperscript{{\dag}}"
+        cells = [name, e.origin]
+        for c in table.columns:
+            text = fmt(c.value(e)) or "--"
+            cells.append(rf"\textbf{{{text}}}" if table.is_best(i, c) else text)
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\par\smallskip{\footnotesize " + tex_escape(LEGEND) + "}",
+        r"\end{table}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------- CSV
+
+CSV_LEAD = ["benchmark", "split", "method", "origin", "role"]
+CSV_TAIL = ["best", "source", "date", "toolkit_version"]
+
+
+def csv_rows(table: Table) -> list[dict[str, str]]:
+    rows = []
+    for i, e in enumerate(table.rows):
+        row = {"benchmark": e.benchmark, "split": e.split or "", "method": e.method,
+               "origin": e.origin, "role": e.role}
+        row.update({c.label: fmt(c.value(e)) for c in table.columns})
+        row["best"] = ";".join(c.label for c in table.columns if table.is_best(i, c))
+        prov = e.provenance
+        row["source"] = prov.source or prov.path or ""
+        row["date"] = prov.date or ""
+        row["toolkit_version"] = prov.toolkit_version or ""
+        rows.append(row)
+    return rows
+
+
+def to_csv(tables: Table | Sequence[Table]) -> str:
+    """CSV of one table, or of several (the union of their columns)."""
+    tables = [tables] if isinstance(tables, Table) else list(tables)
+    labels: list[str] = []
+    for t in tables:
+        labels += [c.label for c in t.columns if c.label not in labels]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_LEAD + labels + CSV_TAIL, lineterminator="\n")
+    writer.writeheader()
+    for t in tables:
+        writer.writerows(csv_rows(t))
+    return buf.getvalue()

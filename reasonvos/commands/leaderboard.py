@@ -1,0 +1,54 @@
+"""``reasonvos leaderboard``: tables, plots and a web page from results files.
+
+Thin shell over :func:`reasonvos.leaderboard.build.build_leaderboard`; the heavy imports
+(matplotlib, pandas) happen only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_analysis(text: str) -> tuple[str, str, str, str | None]:
+    """``BENCHMARK:ROOT:PRED[:METHOD]`` (paths must not contain ':')."""
+    parts = text.split(":", 3)
+    if len(parts) < 3 or not all(parts[:3]):
+        raise argparse.ArgumentTypeError(f"expected BENCHMARK:ROOT:PRED[:METHOD], got {text!r}")
+    return parts[0], parts[1], parts[2], (parts[3] or None) if len(parts) == 4 else None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "leaderboard",
+        help="write leaderboard tables, plots and a self-contained web page from results files",
+        description="Write Markdown/LaTeX/CSV tables, PNG/SVG plots and index.html from results files "
+        "written by `reasonvos score --json`, next to the numbers reported in the VideoLISA paper.",
+    )
+    p.add_argument("results", nargs="+", metavar="RESULTS",
+                   help="results JSON files, or folders (every *.json results file inside)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--no-reported", action="store_true", help="leave out the paper's reported numbers")
+    p.add_argument("--title", default=None, help="page and Markdown title")
+    p.add_argument("--analysis", action="append", default=[], type=parse_analysis,
+                   metavar="BENCHMARK:ROOT:PRED[:METHOD]",
+                   help="error analysis (worst/best samples) of the predictions in PRED; repeatable")
+    p.add_argument("--analysis-n", type=int, default=5, metavar="N", help="worst and best N samples (default 5)")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reasonvos.leaderboard.build import DEFAULT_TITLE, AnalysisSpec, build_leaderboard
+
+    specs = [AnalysisSpec(bench, root, pred, method, n=args.analysis_n)
+             for bench, root, pred, method in args.analysis]
+    result = build_leaderboard(args.results, args.out, include_reported=not args.no_reported,
+                               analyses=specs, title=args.title or DEFAULT_TITLE)
+    for path, why in result.ignored:
+        print(f"reasonvos: note: ignored {path}: {why}", file=sys.stderr)
+    if not args.quiet:
+        measured = sum(x.origin == "measured" for x in result.entries)
+        print(f"{len(result.tables)} tables, {measured} measured entries, "
+              f"{len(result.entries) - measured} reported; page: {result.page}")
+    return 0
