@@ -1,0 +1,60 @@
+"""Export to Hugging Face datasets: one row per sample, GT as paths (ReasonVOS) or RLE (MeViS)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from writers.mevis import write_mevis
+from writers.reasonvos import write_reasonvos
+
+from reasonvos import load_benchmark
+from reasonvos.masks import decode_rle, read_binary_png
+
+pytest.importorskip("datasets")
+
+from reasonvos.hf import to_dataset  # noqa: E402
+
+
+def test_reasonvos_rows_match_the_samples(tmp_path: Path):
+    bench = load_benchmark("reasonvos", write_reasonvos(tmp_path))
+    ds = to_dataset(bench)
+    assert len(ds) == len(bench.samples) == 6
+    row = ds[[s.key for s in bench.samples].index("vipseg_127_-hIVCYO4C90_000006101_1")]
+    assert row["video"] == "127_-hIVCYO4C90" and row["obj_ids"] == ["000006101"]  # ids stay strings
+    assert row["kind"] == "long" and row["source"] == "vipseg"
+    assert row["frames"] == ["00000001", "00000002", "00000003"]
+    assert all(Path(p).is_file() for p in row["frame_paths"] + row["mask_paths"])
+    assert [Path(p).stem for p in row["mask_paths"]] == row["frames"]
+    assert row["mask_rles"] == []
+
+
+def test_mevis_rows_carry_the_union_mask_as_rle(tmp_path: Path):
+    fx = write_mevis(tmp_path, "valid_u")
+    bench = load_benchmark("mevis", fx.root, "valid_u")
+    ds = to_dataset(bench)
+    assert len(ds) == len(bench.samples)
+    for row in ds:
+        expected = fx.masks[f"{row['video']}/{row['exp_id']}"]
+        got = [decode_rle(r) for r in row["mask_rles"]]
+        assert len(got) == len(expected)
+        assert all(np.array_equal(g, e) for g, e in zip(got, expected, strict=True))
+        assert row["mask_paths"] == []
+        assert row["text"] == fx.texts[f"{row['video']}/{row['exp_id']}"]
+
+
+def test_reasonvos_mask_paths_decode_to_the_loader_gt(tmp_path: Path):
+    bench = load_benchmark("reasonvos", write_reasonvos(tmp_path))
+    row = to_dataset(bench)[0]
+    sample = bench.samples[0]
+    for frame, path in zip(row["frames"], row["mask_paths"], strict=True):
+        assert np.array_equal(read_binary_png(path), bench.gt_mask(sample, frame))
+
+
+def test_missing_datasets_package_gives_a_clear_message(tmp_path: Path, monkeypatch):
+    bench = load_benchmark("reasonvos", write_reasonvos(tmp_path))
+    monkeypatch.setitem(sys.modules, "datasets", None)
+    with pytest.raises(ImportError, match=r"reasonvos\[hf\]"):
+        to_dataset(bench)
