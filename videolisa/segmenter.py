@@ -1,0 +1,141 @@
+"""VideoLISA as a :class:`~reasonvos.segmenter.VideoSegmenter` for the shared runner.
+
+Per video (cached, keyed by video id, dropped when the video changes): decode the frames once,
+CLIP-encode the sparse frames, SAM-encode every frame in batches. Per expression: one LLM pass
+gives one prompt embedding, and SAM's decoder turns it into a mask for every frame
+("One-Token-Seg-All"; logits > 0 after float32 upsampling to the frame's own size).
+
+The runner keeps all samples of a video together on one rank, so the cache holds one video.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from reasonvos.segmenter import VideoSegmenter
+
+from .frames import read_video_frames
+from .model import VideoLisa
+from .prompts import phi3_prompt, query_for
+from .sampling import NUM_FRAMES_DENSE, NUM_FRAMES_SPARSE, dense_positions, sparse_indices
+from .tokenizer import LegacySentencePieceTokenizer, tokenize_with_image
+
+if TYPE_CHECKING:
+    from reasonvos.model import Benchmark, Sample, Video
+
+
+@dataclass
+class VideoState:
+    """What VideoLISA computes once per video, whatever the expression."""
+
+    frame_tokens: torch.Tensor  # (T_sparse, L, hidden): projected CLIP tokens of the sparse frames
+    sam_embeddings: torch.Tensor  # (N, C, s, s): SAM image embeddings of every frame
+    original_sizes: list[tuple[int, int]]
+    input_sizes: list[tuple[int, int]]
+
+
+class VideoLisaSegmenter(VideoSegmenter):
+    name = "videolisa"
+    role = "model"
+
+    def __init__(self, model: VideoLisa, tokenizer: LegacySentencePieceTokenizer,
+                 num_frames_sparse: int = NUM_FRAMES_SPARSE, num_frames_dense: int = NUM_FRAMES_DENSE,
+                 cache: bool = True, sam_batch_size: int = 4, info: dict[str, Any] | None = None) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.num_frames_sparse = num_frames_sparse
+        self.num_frames_dense = num_frames_dense
+        self.dense_positions = dense_positions(num_frames_sparse, num_frames_dense)
+        self.cache = cache
+        self.sam_batch_size = sam_batch_size
+        self.info = dict(info or {})
+        #: seconds spent per stage (decode, clip, sam_encode, llm, decode_masks); perf scripts read it
+        self.timings: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self._cached_key: str | None = None
+        self._cached: VideoState | None = None
+
+    # -- bookkeeping ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        cuda = self.model.device.type == "cuda"
+        if cuda:
+            torch.cuda.synchronize(self.model.device)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if cuda:
+                torch.cuda.synchronize(self.model.device)
+            self.timings[stage] += time.perf_counter() - start
+            self.calls[stage] += 1
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "num_frames_sparse": self.num_frames_sparse,
+                "num_frames_dense": self.num_frames_dense, "dense_positions": self.dense_positions,
+                "dtype": str(self.model.dtype).removeprefix("torch."), **self.info}
+
+    def clear_cache(self) -> None:
+        self._cached_key, self._cached = None, None
+
+    # -- per video ----------------------------------------------------------------------------------
+
+    def video_state(self, key: str, load_frames: Callable[[], Sequence[np.ndarray]]) -> VideoState:
+        """The per-video work, from the cache when ``key`` is the cached video."""
+        if self.cache and self._cached_key == key and self._cached is not None:
+            return self._cached
+        self.clear_cache()  # free the previous video's embeddings before computing new ones
+        with self._timed("decode"):
+            frames = list(load_frames())
+        if not frames:
+            raise ValueError(f"video {key!r} has no frames")
+        sam = self.model.sam
+        with self._timed("clip"):
+            picked = [frames[i] for i in sparse_indices(len(frames), self.num_frames_sparse)]
+            frame_tokens = self.model.frame_tokens(self.model.clip_pixels(picked))
+        embeddings, input_sizes = [], []
+        with self._timed("sam_encode"):
+            for start in range(0, len(frames), self.sam_batch_size):
+                batch = [sam.preprocess(f) for f in frames[start : start + self.sam_batch_size]]
+                input_sizes += [size for _, size in batch]
+                embeddings.append(sam.encode_images(torch.stack([x for x, _ in batch]), self.sam_batch_size))
+        state = VideoState(frame_tokens, torch.cat(embeddings), [f.shape[:2] for f in frames], input_sizes)
+        if self.cache:
+            self._cached_key, self._cached = key, state
+        return state
+
+    # -- per expression -----------------------------------------------------------------------------
+
+    def segment_frames(self, key: str, load_frames: Callable[[], Sequence[np.ndarray]],
+                       query: str) -> Iterator[np.ndarray]:
+        """Masks of every frame for one user query (already in its benchmark template)."""
+        state = self.video_state(key, load_frames)
+        with self._timed("llm"):
+            ids = tokenize_with_image(phi3_prompt(query), self.tokenizer)
+            visual = self.model.sparse_dense_tokens(state.frame_tokens, self.dense_positions)
+            prompt = self.model.prompt_embedding(ids, visual)
+        for i in range(state.sam_embeddings.shape[0]):
+            with self._timed("decode_masks"):
+                logits = self.model.sam.decode(state.sam_embeddings[i : i + 1], prompt,
+                                               state.original_sizes[i], state.input_sizes[i])
+                mask = (logits[0] > 0).cpu().numpy()
+            yield mask
+
+    def segment(self, video: Video, text: str) -> Iterator[np.ndarray]:
+        """The raw text as the query (as the chat demo does)."""
+        return self.segment_frames(video.id, lambda: read_video_frames(video), text)
+
+    def segment_sample(self, benchmark: Benchmark, sample: Sample) -> Iterator[np.ndarray]:
+        """The query in the template of the benchmark's official script (§3)."""
+        video = benchmark.videos[sample.video_id]
+        query = query_for(benchmark.name, sample.text, sample.kind)
+        return self.segment_frames(video.id, lambda: read_video_frames(video), query)

@@ -1,0 +1,92 @@
+"""The legacy sentencepiece tokenizer VideoLISA and LISA were trained with (specs/videolisa.md §5.4).
+
+transformers 5 ignores ``use_fast=False`` and tokenizes Llama/Phi-3 sentencepiece models with a
+``tokenizers`` BPE that inserts an extra ``▁`` before added tokens such as ``[SEG]``. The token
+before ``[SEG]`` is the one whose hidden state becomes the SAM prompt, so that silently changes
+the masks. :class:`LegacySentencePieceTokenizer` restores the 4.x slow, legacy behaviour: text
+between added tokens is encoded by sentencepiece as is (dummy prefix included), BOS once in
+front. LISA (``reasonvos.baselines``) loads its tokenizer through :func:`load_tokenizer` too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
+
+from reasonvos.errors import InputError
+
+SEG_TOKEN = "[SEG]"
+#: LLaVA's placeholder id for the visual tokens (never a real vocabulary id)
+IMAGE_TOKEN_INDEX = -200
+IMAGE_PLACEHOLDER = "<image>"
+
+
+class LegacySentencePieceTokenizer(SentencePieceBackend):
+    """Slow, legacy sentencepiece tokenization with ``[bos] + ids (+ [eos])`` framing."""
+
+    vocab_files_names = {"vocab_file": "tokenizer.model"}
+    model_input_names = ["input_ids", "attention_mask"]
+
+    def __init__(self, vocab_file: str, unk_token: str = "<unk>", bos_token: str = "<s>",
+                 eos_token: str = "</s>", add_bos_token: bool = True, add_eos_token: bool = False,
+                 **kwargs) -> None:
+        self.add_bos_token = add_bos_token
+        self.add_eos_token = add_eos_token
+        kwargs.pop("legacy", None)  # the whole point: always legacy, whatever the config says
+        super().__init__(vocab_file=vocab_file, unk_token=unk_token, bos_token=bos_token,
+                         eos_token=eos_token, legacy=True, **kwargs)
+
+    def build_inputs_with_special_tokens(self, token_ids_0: list[int],
+                                         token_ids_1: list[int] | None = None) -> list[int]:
+        def frame(ids: list[int]) -> list[int]:
+            bos = [self.bos_token_id] if self.add_bos_token else []
+            eos = [self.eos_token_id] if self.add_eos_token else []
+            return bos + ids + eos
+
+        return frame(token_ids_0) + (frame(token_ids_1) if token_ids_1 is not None else [])
+
+
+def load_tokenizer(path: str | Path, seg_token: str | None = SEG_TOKEN) -> LegacySentencePieceTokenizer:
+    """Load the checkpoint's tokenizer (``tokenizer.model`` + configs) with legacy semantics.
+
+    ``pad = unk`` as in the original. When ``seg_token`` is given it must already be ONE added
+    token of the saved tokenizer (the original inference scripts never add it).
+    """
+    path = Path(path)
+    if not (path / "tokenizer.model").is_file():
+        raise InputError(path, "no tokenizer.model (the sentencepiece model) in the checkpoint folder")
+    try:
+        tok = LegacySentencePieceTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError, RuntimeError) as e:
+        raise InputError(path, f"tokenizer does not load ({e})") from e
+    tok.pad_token = tok.unk_token
+    if seg_token is not None:
+        seg_token_id(tok, path)
+    return tok
+
+
+def seg_token_id(tok: LegacySentencePieceTokenizer, path: str | Path | None = None) -> int:
+    """Id of ``[SEG]``, checked to be one added token (never hard-coded: expected 32011)."""
+    if SEG_TOKEN not in tok.get_added_vocab():
+        raise InputError(path, f"the tokenizer has no added token {SEG_TOKEN!r}")
+    ids = tok(SEG_TOKEN, add_special_tokens=False).input_ids
+    tid = tok.convert_tokens_to_ids(SEG_TOKEN)
+    if ids != [tid]:
+        raise InputError(path, f"{SEG_TOKEN!r} does not tokenize to one token (got ids {ids})")
+    return int(tid)
+
+
+def tokenize_with_image(prompt: str, tok: LegacySentencePieceTokenizer) -> list[int]:
+    """LLaVA's ``tokenizer_image_token``: tokenize the text around ``<image>`` separately (each
+    chunk as a fresh string, so it gets its own dummy prefix), keep BOS once at the start, and put
+    :data:`IMAGE_TOKEN_INDEX` where each ``<image>`` was."""
+    chunks = [tok(c).input_ids for c in prompt.split(IMAGE_PLACEHOLDER)]
+    bos = tok.bos_token_id
+    keep_bos = bool(chunks and chunks[0] and chunks[0][0] == bos)
+    ids: list[int] = [bos] if keep_bos else []
+    for i, chunk in enumerate(chunks):
+        if i:
+            ids.append(IMAGE_TOKEN_INDEX)
+        ids.extend(chunk[1:] if keep_bos and chunk and chunk[0] == bos else chunk)
+    return ids
