@@ -20,6 +20,8 @@ import numpy as np
 from PIL import Image
 
 from .errors import MaskError, MissingFileError
+from .fileio import NEW_FILE_MODE
+
 
 #: DAVIS palette (first entries: black, dark red, dark green, ...), the standard 8-bit VOC layout.
 def _voc_palette(n: int = 256) -> list[int]:
@@ -130,6 +132,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, NEW_FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -201,3 +204,34 @@ def encode_rle(mask: np.ndarray) -> dict:
 def decode_burst_rle(counts: str, height: int, width: int, where: str | Path | None = None) -> np.ndarray:
     """Decode a BURST RLE, which stores only the counts string; the size comes from the sequence."""
     return decode_rle({"size": [height, width], "counts": counts}, where)
+
+
+# ------------------------------------------------------------------------ fast raw decoding
+
+
+def read_png_values(path: str | Path) -> np.ndarray:
+    """Decode a mask PNG to its stored values, as fast as the format allows.
+
+    8/16-bit grayscale PNGs are decoded with ``cv2.imread(IMREAD_UNCHANGED)`` (same values as
+    Pillow, faster); palette PNGs give palette *indices* through Pillow (cv2 would return
+    colours); anything else goes through Pillow unchanged (RGB gives H x W x 3). Scorers use it
+    to check values (binary vs index) and to score from one decode.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            head = f.read(26)
+    except FileNotFoundError as e:
+        raise MissingFileError(path, "mask file not found") from e
+    except OSError as e:
+        raise MaskError(path, f"cannot read ({e})") from e
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and head[25] == 0 and head[24] in (8, 16):
+        import cv2
+
+        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if arr is not None and arr.ndim == 2:
+            return arr
+    img = _open(path)
+    if img.mode in ("P", "L", "1"):
+        return np.asarray(img, dtype=np.uint8)
+    return np.asarray(img)

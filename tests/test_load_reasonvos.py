@@ -128,27 +128,24 @@ def test_reasonvos_has_a_single_split(tmp_path):
         reasonvos.load_benchmark("reasonvos", root, "train")
 
 
-def _existing_command(*names):
-    from reasonvos.cli import build_parser
-
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    return next((n for n in names if n in sub.choices), None)
-
-
 def test_the_cli_reports_bad_input_in_one_line_with_status_1(tmp_path, capsys):
     from reasonvos.cli import main
 
-    command = _existing_command("validate", "score")
-    if command is None:
-        pytest.skip("neither `reasonvos validate` nor `reasonvos score` exists yet")
     root = write_reasonvos(tmp_path)
     (root / "meta_expressions.json").write_text('{"videos": ')
-    argv = [command, "reasonvos", "--root", str(root)]
-    if command == "score":
-        (tmp_path / "pred").mkdir()
-        argv += ["--pred", str(tmp_path / "pred")]
-    assert main(argv) == 1
+    (tmp_path / "pred").mkdir()
+    assert main(["score", "reasonvos", "--root", str(root), "--pred", str(tmp_path / "pred")]) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "meta_expressions.json" in err and "not valid JSON" in err
+
+
+def test_validate_reports_broken_metadata_and_exits_1(tmp_path, capsys):
+    from reasonvos.cli import main
+
+    root = write_reasonvos(tmp_path)
+    (root / "meta_expressions.json").write_text('{"videos": ')
+    assert main(["validate", "reasonvos", "--root", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "meta_expressions.json: not valid JSON" in out
+    assert out.strip().splitlines()[-1].startswith("VERDICT: BROKEN")

@@ -1,0 +1,220 @@
+"""Scoring results: the per-sample table, the per-object table (DAVIS protocols) and the summary.
+
+The summary is computed here from the tables, so a results file can always be re-derived from
+its rows. Files are written atomically; JSON carries ``"format": "reasonvos-results/1"`` and
+never NaN (written as null). Values are fractions in [0, 1].
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reasonvos.errors import MetadataError
+from reasonvos.fileio import read_json, write_text_atomic
+
+FORMAT = "reasonvos-results/1"
+SAMPLE_COLUMNS = ["key", "video", "exp_id", "obj_ids", "text", "kind", "source", "annotator",
+                  "J", "F", "J&F", "I", "U", "frames", "missing_frames"]
+DAVIS_STATS = ["J-Recall", "J-Decay", "F-Recall", "F-Decay"]
+SLOT_KIND = {0: ("first-frame", 1), 1: ("full-video", 1), 2: ("first-frame", 2), 3: ("full-video", 2)}
+
+
+def _mean(values) -> float:
+    v = np.asarray(list(values), dtype=np.float64)
+    return float(np.mean(v)) if v.size else float("nan")
+
+
+def _jf(frame: pd.DataFrame) -> dict:
+    j, f = _mean(frame["J"]), _mean(frame["F"])
+    return {"J": j, "F": f, "J&F": (j + f) / 2, "n": len(frame)}
+
+
+def iou_summary(per_sample: pd.DataFrame) -> dict:
+    """gIoU, gIoU-frame and cIoU (specs/metrics.md §9.2) from per-sample I/U sums and J."""
+    if per_sample.empty:
+        return {"gIoU": float("nan"), "gIoU-frame": float("nan"), "cIoU": float("nan")}
+    inter = per_sample["I"].to_numpy(np.float64)
+    union = per_sample["U"].to_numpy(np.float64)
+    sample_iou = np.divide(inter, union, out=np.ones_like(inter), where=union > 0)
+    frames = per_sample["frames"].to_numpy(np.float64)
+    total_u = union.sum()
+    return {
+        "gIoU": float(sample_iou.mean()),
+        "gIoU-frame": float((per_sample["J"].to_numpy(np.float64) * frames).sum() / frames.sum()),
+        "cIoU": float(inter.sum() / total_u) if total_u > 0 else 1.0,
+    }
+
+
+def _breakdown(per_sample: pd.DataFrame, column: str) -> dict:
+    if per_sample.empty or column not in per_sample:
+        return {}
+    present = per_sample[per_sample[column].notna()]
+    return {str(value): _jf(group) for value, group in present.groupby(column, sort=True)}
+
+
+def summarise(protocol: str, per_sample: pd.DataFrame, per_object: pd.DataFrame,
+              missing_samples: int, missing_frames: int) -> dict:
+    """Summary numbers: expression = mean over samples; DAVIS = mean over objects; refdavis =
+    mean over the annotator slots of each slot's DAVIS means."""
+    summary: dict[str, Any] = {}
+    if protocol == "expression":
+        summary.update({k: v for k, v in _jf(per_sample).items() if k != "n"})
+    elif protocol in ("davis-semi", "davis-unsup"):
+        summary.update({k: v for k, v in _jf(per_object).items() if k != "n"})
+        summary.update({k: _mean(per_object[k]) if not per_object.empty else float("nan") for k in DAVIS_STATS})
+    elif protocol == "refdavis":
+        slots = {int(a): g for a, g in per_object.groupby("slot")} if not per_object.empty else {}
+        per_slot = {a: {**_jf(g), **{k: _mean(g[k]) for k in DAVIS_STATS}} for a, g in sorted(slots.items())}
+        for k in ("J", "F", *DAVIS_STATS):
+            summary[k] = _mean(s[k] for s in per_slot.values())
+        summary["J&F"] = (summary["J"] + summary["F"]) / 2
+        summary = {k: summary[k] for k in ("J", "F", "J&F", *DAVIS_STATS)}
+    else:
+        raise ValueError(f"unknown protocol {protocol!r}")
+    summary.update(iou_summary(per_sample))
+    summary.update({"missing_samples": int(missing_samples), "missing_frames": int(missing_frames),
+                    "n_samples": len(per_sample)})
+    if protocol == "refdavis":
+        summary["iou_note"] = "gIoU/cIoU per expression against its referred object: toolkit-only numbers"
+        summary["breakdown"] = _slot_breakdown(per_slot)
+    else:
+        summary["breakdown"] = {c: b for c in ("kind", "source", "annotator") if (b := _breakdown(per_sample, c))}
+    return summary
+
+
+def _slot_breakdown(per_slot: dict[int, dict]) -> dict:
+    def combine(slots: list[int]) -> dict:
+        chosen = [per_slot[a] for a in slots if a in per_slot]
+        j, f = _mean(s["J"] for s in chosen), _mean(s["F"] for s in chosen)
+        return {"J": j, "F": f, "J&F": (j + f) / 2, "n": sum(s["n"] for s in chosen)}
+
+    out: dict[str, dict] = {"slot": {str(a): {k: s[k] for k in ("J", "F", "J&F", "n")} for a, s in per_slot.items()}}
+    kinds: dict[str, list[int]] = {}
+    annotators: dict[str, list[int]] = {}
+    for a, (kind, annotator) in SLOT_KIND.items():
+        if a in per_slot:
+            kinds.setdefault(kind, []).append(a)
+            annotators.setdefault(str(annotator), []).append(a)
+    out["kind"] = {k: combine(v) for k, v in kinds.items()}
+    out["annotator"] = {k: combine(v) for k, v in annotators.items()}
+    return out
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [_clean(r) for r in frame.to_dict(orient="records")]
+
+
+@dataclass
+class Results:
+    """What ``score`` returns and the leaderboard reads back."""
+
+    benchmark: str
+    split: str | None
+    protocol: str
+    missing_policy: str
+    summary: dict
+    per_sample: pd.DataFrame
+    per_object: pd.DataFrame = field(default_factory=pd.DataFrame)
+    method: str | None = None
+    method_meta: dict = field(default_factory=dict)
+    toolkit_version: str = ""
+    date: str = ""
+    #: run statistics (not saved): e.g. the peak RSS of the scoring workers
+    stats: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return _clean({
+            "format": FORMAT, "benchmark": self.benchmark, "split": self.split, "protocol": self.protocol,
+            "missing_policy": self.missing_policy, "method": self.method, "method_meta": dict(self.method_meta),
+            "toolkit_version": self.toolkit_version, "date": self.date, "summary": self.summary,
+            "per_sample": _records(self.per_sample), "per_object": _records(self.per_object),
+        })
+
+    def to_json(self, path: str | Path) -> None:
+        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False, allow_nan=False)
+        write_text_atomic(path, text + "\n")
+
+    def to_csv(self, path: str | Path) -> None:
+        """Per-sample table (obj_ids joined by spaces); values are fractions in [0, 1]."""
+        table = self.per_sample.copy()
+        if "obj_ids" in table:
+            table["obj_ids"] = [" ".join(map(str, ids)) for ids in table["obj_ids"]]
+        buf = io.StringIO()
+        table.to_csv(buf, index=False)
+        write_text_atomic(path, buf.getvalue())
+
+    def to_davis_csv(self, path: str | Path) -> None:
+        """The official DAVIS global CSV columns (``%.3f``) for DAVIS protocols."""
+        s = self.summary
+        cols = ["J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"]
+        vals = [s.get("J&F"), s.get("J"), s.get("J-Recall"), s.get("J-Decay"), s.get("F"), s.get("F-Recall"),
+                s.get("F-Decay")]
+        text = ",".join(cols) + "\n" + ",".join("nan" if v is None else f"{v:.3f}" for v in vals) + "\n"
+        write_text_atomic(path, text)
+
+    @classmethod
+    def from_dict(cls, data: dict, path: Path | None = None) -> Results:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise MetadataError(path, f"not a reasonvos results file (expected \"format\": \"{FORMAT}\")")
+        for key in ("benchmark", "protocol", "summary", "per_sample"):
+            if key not in data:
+                raise MetadataError(path, f"results file has no {key!r}")
+        if not isinstance(data["summary"], dict) or not isinstance(data["per_sample"], list):
+            raise MetadataError(path, "results file: 'summary' must be an object and 'per_sample' a list")
+        return cls(
+            benchmark=data["benchmark"], split=data.get("split"), protocol=data["protocol"],
+            missing_policy=data.get("missing_policy", ""), summary=data["summary"],
+            per_sample=pd.DataFrame(data["per_sample"], columns=None if data["per_sample"] else SAMPLE_COLUMNS),
+            per_object=pd.DataFrame(data.get("per_object") or []), method=data.get("method"),
+            method_meta=dict(data.get("method_meta") or {}), toolkit_version=data.get("toolkit_version", ""),
+            date=data.get("date", ""),
+        )
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> Results:
+        path = Path(path)
+        return cls.from_dict(read_json(path, "results file"), path)
+
+    def table(self) -> str:
+        """A short text table (x100, one decimal) for the terminal."""
+        s = self.summary
+        keys = [k for k in ("J&F", "J", "F", "J-Recall", "J-Decay", "F-Recall", "F-Decay", "gIoU", "gIoU-frame",
+                            "cIoU") if k in s]
+
+        def fmt(v) -> str:
+            return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{100 * v:.1f}"
+
+        title = f"{self.benchmark}{'/' + self.split if self.split else ''} [{self.protocol}]" + (
+            f" {self.method}" if self.method else "")
+        lines = [title, "  ".join(f"{k:>10}" for k in keys), "  ".join(f"{fmt(s[k]):>10}" for k in keys)]
+        for group, entries in (s.get("breakdown") or {}).items():
+            for name, v in entries.items():
+                label = f"{group}={name}"
+                lines.append(f"  {label:<24} J&F {fmt(v['J&F']):>5}  J {fmt(v['J']):>5}  F {fmt(v['F']):>5}"
+                             f"  n={v['n']}")
+        lines.append(f"samples {s.get('n_samples')}, missing samples {s.get('missing_samples')}, "
+                     f"missing frames {s.get('missing_frames')} (policy {self.missing_policy})")
+        return "\n".join(lines)
