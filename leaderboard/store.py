@@ -32,7 +32,7 @@ FORMAT_CURRENT = "reasonvos-results/1"
 FRACTION_KEYS = ("J", "F", "J&F", "J-Recall", "F-Recall", "gIoU", "gIoU-frame", "cIoU")
 SIGNED_KEYS = ("J-Decay", "F-Decay")
 COUNT_KEYS = ("missing_samples", "missing_frames", "n_samples")
-ROLES = ("model", "oracle", "floor")
+ROLES = ("model", "published", "oracle", "floor")  # published = predictions released by other authors, scored here
 #: split names that mean "the one evaluation split" of a benchmark, per benchmark
 SPLIT_ALIASES: dict[str, dict[str | None, str]] = {
     "reasonvos": {None: "all", "test": "all", "all": "all"},

@@ -23,7 +23,9 @@ BREAKDOWN_GROUPS = ("kind", "source", "annotator", "slot")
 KIND_ORDER = ("short", "long", "first-frame", "full-video")
 BENCHMARK_ORDER = ("reasonvos", "mevis", "refytvos", "refdavis", "davis")
 REPORTED_MARK = "†"
-ROLE_MARKS = {"oracle": "[oracle]", "floor": "[floor]"}
+ROLE_MARKS = {"oracle": "[oracle]", "floor": "[floor]", "published": "[published predictions]"}
+#: roles that compete for the best value of a column (oracles and floors are references, not entries)
+RANKED_ROLES = ("model", "published")
 LEGEND = (
     f"{REPORTED_MARK} italic: reported in the paper, not measured by this toolkit. "
     "[oracle] / [floor]: reference rows (upper / lower bounds), never counted as best. "
@@ -121,7 +123,7 @@ def build_table(entries: Sequence[Entry]) -> Table:
     table = Table(rows[0].benchmark, rows[0].split, columns, rows)
     for col in columns:
         shown = {i: round(v * 100, 1) for i, e in enumerate(rows)
-                 if e.role == "model" and (v := col.value(e)) is not None}
+                 if e.role in RANKED_ROLES and (v := col.value(e)) is not None}
         if shown:
             top = max(shown.values())
             table.best[col.key] = {i for i, v in shown.items() if v == top}

@@ -9,6 +9,7 @@ shows a progress bar.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -96,10 +97,8 @@ def write_sample(benchmark: Benchmark, sample: Sample, masks, out_dir: Path, ran
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-        try:
+        with contextlib.suppress(OSError):  # other ranks may still be using it
             tmp_root.rmdir()
-        except OSError:
-            pass
 
 
 def run_inference(

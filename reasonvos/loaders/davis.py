@@ -71,6 +71,13 @@ def find_annotations(root: Path, annotations: str | None = None) -> tuple[Path, 
     return root, None
 
 
+def _present_ids(labels: np.ndarray) -> list[int]:
+    """Label values present in a frame; a histogram is ~10x faster than np.unique for uint8."""
+    if labels.dtype == np.uint8:
+        return np.flatnonzero(np.bincount(labels.ravel(), minlength=256)).tolist()
+    return np.unique(labels).tolist()
+
+
 def scan_video(folder: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, int]]:
     """(frames, object ids present, (H, W)) of one video's PNG folder; every PNG is decoded."""
     frames = tuple(list_stems(folder, ".png"))
@@ -85,7 +92,7 @@ def scan_video(folder: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[in
         elif labels.shape != size:
             raise MaskError(folder / f"{frame}.png", f"size {labels.shape[0]}x{labels.shape[1]} differs from the "
                             f"video's first frame ({size[0]}x{size[1]})")
-        ids.update(int(v) for v in np.unique(labels))
+        ids.update(_present_ids(labels))
     obj_ids = tuple(str(i) for i in sorted(ids - {0, VOID}))
     return frames, obj_ids, (int(size[0]), int(size[1]))
 
