@@ -1,0 +1,192 @@
+"""LISA-v1 from stock Llama + CLIP + the shared SAM adapter: prompt, [SEG] rule, loading, video modes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("segment_anything")
+pytest.importorskip("sentencepiece")
+
+from reasonvos.baselines.lisa import (  # noqa: E402
+    LisaSegmenter,
+    is_sentence,
+    lisa_prompt,
+    lisa_query,
+    load_lisa,
+    save_lisa_checkpoint,
+    tiny_lisa,
+)
+from reasonvos.videolisa.checkpoint import save_clip  # noqa: E402
+from reasonvos.videolisa.model import seg_hidden_position  # noqa: E402
+from reasonvos.videolisa.tokenizer import IMAGE_TOKEN_INDEX, tokenize_with_image  # noqa: E402
+
+from reasonvos.errors import InputError  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_lisa(0)
+
+
+@pytest.fixture(scope="module")
+def written(tiny, tmp_path_factory):
+    model, tok, config = tiny
+    root = tmp_path_factory.mktemp("lisa")
+    save_lisa_checkpoint(model, config, tok, root / "LISA-tiny", shards=2)
+    save_clip(model, root / "clip")
+    return root / "LISA-tiny", root / "clip"
+
+
+def frames(n: int = 3, size=(24, 32)) -> list[np.ndarray]:
+    return [np.random.default_rng(i).integers(0, 256, (*size, 3), dtype=np.uint8) for i in range(n)]
+
+
+# -- prompt ----------------------------------------------------------------------------------------
+
+
+def test_prompt_is_the_llava_v1_validation_prompt_with_image_start_end():
+    assert lisa_prompt(lisa_query("the red car", sentence=False)) == (
+        "A chat between a curious human and an artificial intelligence assistant. The assistant gives "
+        "helpful, detailed, and polite answers to the human's questions. USER: <im_start><image><im_end>\n"
+        " What is the red car in this image? Please output segmentation mask. ASSISTANT: [SEG].</s>"
+    )
+
+
+def test_sentence_queries_keep_the_text_and_ask_for_a_mask():
+    assert lisa_query("Who will win the race?", sentence=True) == (
+        "Who will win the race? Please output segmentation mask.")
+    assert "USER: <image>\n Who" in lisa_prompt(lisa_query("Who", True), use_im_start_end=False)
+
+
+def test_reasonvos_long_expressions_are_sentences_other_benchmarks_phrases():
+    assert is_sentence("reasonvos", "Which animal is hungry?", "long")
+    assert not is_sentence("reasonvos", "the cat", "short")
+    assert not is_sentence("mevis", "the cat that jumps first.", None)
+    assert is_sentence(None, "Which one is hungry?", None) and not is_sentence(None, "the cat", None)
+
+
+def test_tokenized_prompt_has_one_image_and_the_added_tokens(tiny):
+    model, tok, _ = tiny
+    ids = tokenize_with_image(lisa_prompt(lisa_query("the cat", False)), tok)
+    assert ids[0] == tok.bos_token_id and ids.count(IMAGE_TOKEN_INDEX) == 1
+    i = ids.index(IMAGE_TOKEN_INDEX)
+    assert ids[i - 1] == tok.convert_tokens_to_ids("<im_start>")
+    assert ids[i + 1] == tok.convert_tokens_to_ids("<im_end>")
+    assert ids.count(model.seg_token_id) == 1
+
+
+def test_sam_prompt_is_the_hidden_state_before_seg_after_the_final_norm(tiny):
+    model, tok, _ = tiny
+    frame = frames(1)[0]
+    ids = tokenize_with_image(lisa_prompt(lisa_query("the cat", False)), tok)
+    tokens = model.frame_tokens(model.clip_pixels([frame]))[0]
+    assert tokens.shape[0] == 4  # 28x28 CLIP with patch 14 (256 for ViT-L/14 at 224)
+    pos = seg_hidden_position(ids, model.seg_token_id, tokens.shape[0])
+    assert pos == ids.index(model.seg_token_id) + tokens.shape[0] - 1 - 1
+    with torch.inference_mode():
+        out = model.language_model(inputs_embeds=model.splice(ids, tokens), output_hidden_states=True)
+        expected = model.text_hidden_fcs[0](out.hidden_states[-1][0, pos])
+    assert torch.allclose(model.image_prompt(frame, lisa_query("the cat", False), tok), expected, atol=1e-6)
+
+
+# -- video modes -----------------------------------------------------------------------------------
+
+
+def test_per_frame_mode_segments_every_frame_independently(tiny):
+    model, tok, _ = tiny
+    seg = LisaSegmenter(model, tok, mode="per-frame")
+    video = frames(3)
+    query = lisa_query("the cat", False)
+    masks = list(seg.segment_frames(video, query))
+    assert [m.shape for m in masks] == [(24, 32)] * 3 and all(m.dtype == bool for m in masks)
+    assert np.array_equal(masks[2], seg.frame_mask(video[2], query))
+    assert np.array_equal(masks[2], list(seg.segment_frames(video[2:], query))[0])
+
+
+def test_first_frame_token_mode_runs_the_llm_once(tiny, monkeypatch):
+    model, tok, _ = tiny
+    calls = []
+    original = type(model).prompt_embedding
+    monkeypatch.setattr(type(model), "prompt_embedding",
+                        lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    video = frames(4)
+    query = lisa_query("the cat", False)
+    masks = list(LisaSegmenter(model, tok, mode="first-frame-token").segment_frames(video, query))
+    assert len(calls) == 1 and len(masks) == 4
+    assert np.array_equal(masks[0], LisaSegmenter(model, tok).frame_mask(video[0], query))
+
+
+def test_unknown_mode_is_refused(tiny):
+    with pytest.raises(ValueError, match="mode"):
+        LisaSegmenter(tiny[0], tiny[1], mode="every-other-frame")
+
+
+# -- checkpoint ------------------------------------------------------------------------------------
+
+
+def test_written_checkpoint_has_the_release_layout(written):
+    folder, _ = written
+    names = {p.name for p in folder.iterdir()}
+    assert {"pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin",
+            "pytorch_model.bin.index.json", "tokenizer.model", "config.json"} <= names
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "llava" and config["mm_use_im_start_end"] is True
+    keys = set(json.loads((folder / "pytorch_model.bin.index.json").read_text())["weight_map"])
+    assert {"model.mm_projector.weight", "model.text_hidden_fcs.0.0.weight", "model.text_hidden_fcs.0.2.bias",
+            "lm_head.weight", "model.embed_tokens.weight"} <= keys
+    assert any(k.startswith("model.visual_model.image_encoder.") for k in keys)
+
+
+def test_loads_with_stock_classes_and_reproduces_the_masks(tiny, written):
+    model, tok, _ = tiny
+    loaded, tok2 = load_lisa(*written, dtype="fp32")
+    assert type(loaded.language_model).__name__ == "LlamaForCausalLM"
+    assert type(loaded.vision_tower).__name__ == "CLIPVisionModel"
+    video, query = frames(2), lisa_query("the cat", False)
+    a = list(LisaSegmenter(model, tok).segment_frames(video, query))
+    b = list(LisaSegmenter(loaded, tok2).segment_frames(video, query))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_a_missing_key_is_refused_and_named(written, tmp_path):
+    import shutil
+
+    folder, clip = written
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    index = json.loads((broken / "pytorch_model.bin.index.json").read_text())
+    shard = broken / index["weight_map"]["model.text_hidden_fcs.0.2.weight"]
+    state = torch.load(shard, weights_only=True)
+    del state["model.text_hidden_fcs.0.2.weight"]
+    torch.save(state, shard)
+    with pytest.raises(InputError, match=r"missing keys: model\.text_hidden_fcs\.0\.2\.weight"):
+        load_lisa(broken, clip, dtype="fp32")
+
+
+def test_a_folder_that_is_not_lisa_is_refused(tmp_path, written):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    (tmp_path / "tokenizer.model").write_bytes(b"")
+    with pytest.raises(InputError, match="not a LISA config"):
+        load_lisa(tmp_path, written[1])
+
+
+def test_frame_encodings_are_cached_per_video_across_expressions(tiny, monkeypatch):
+    model, tok, _ = tiny
+    calls = []
+    original = type(model).sam_embedding
+    monkeypatch.setattr(type(model), "sam_embedding", lambda self, f: calls.append(1) or original(self, f))
+    seg = LisaSegmenter(model, tok)
+    video = frames(3)
+    first = list(seg.segment_frames(video, lisa_query("the cat", False), "v1"))
+    list(seg.segment_frames(video, lisa_query("the dog", False), "v1"))
+    assert len(calls) == 3  # the second expression reuses the video's SAM embeddings
+    again = list(seg.segment_frames(video, lisa_query("the cat", False), "v2"))
+    assert len(calls) == 6  # a new video drops the cache
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
