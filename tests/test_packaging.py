@@ -45,13 +45,15 @@ def test_wheel_holds_every_part_and_its_data(wheel):
 
 def test_wheel_imports_every_part_in_a_fresh_environment(wheel, tmp_path):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    target = tmp_path / "site"
-    with zipfile.ZipFile(wheel) as zf:  # a wheel is installed by unpacking it into site-packages
-        zf.extractall(target)
-    # dependencies (numpy, Pillow, ...) come from this environment; the toolkit only from the wheel
-    deps = sysconfig.get_paths()["purelib"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), deps])}
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    # the toolkit comes only from the wheel; its dependencies (numpy, Pillow, ...) from this environment,
+    # which is on PYTHONPATH *after* the fresh site-packages (no network needed, no editable finder)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+                   check=True, capture_output=True)
+    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    env = {**os.environ, "PYTHONPATH": sysconfig.get_paths()["purelib"]}
     code = (
         "import importlib, reasonvos\n"
         f"for p in {PARTS!r}:\n"
@@ -59,9 +61,14 @@ def test_wheel_imports_every_part_in_a_fresh_environment(wheel, tmp_path):
         "import sys; assert 'torch' not in sys.modules, 'core import pulled torch'\n"
         "from reasonvos.cli import build_parser; build_parser()\n"
         "assert 'torch' not in sys.modules, 'CLI parser pulled torch'\n"
+        "from importlib.resources import files\n"
+        "assert files('reasonvos.leaderboard').joinpath('data/reported_results.csv').is_file()\n"
+        "assert files('reasonvos').joinpath('data/sources.json').is_file()\n"
         "print('ok')\n"
-    ) % str(target)
-    py = venv / "bin" / "python"
+    ) % site
     r = subprocess.run([str(py), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
+    cli = subprocess.run([str(venv / "bin" / "reasonvos"), "--help"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)
+    assert cli.returncode == 0 and "score" in cli.stdout
