@@ -44,7 +44,5 @@ def run(args: argparse.Namespace) -> int:
     if report.leaderboard is not None:
         print(f"leaderboard:       {report.leaderboard}")
     print(f"stages run: {', '.join(report.stages_run)}")
-    for stage, why in report.stages_skipped.items():
-        print(f"stage skipped: {stage} ({why})")
     print(f"done in {report.seconds:.1f} s -> {report.out_dir}")
     return 0
