@@ -99,6 +99,8 @@ def _edit_meta(root, edit):
         (lambda d: d["videos"]["a1b2c3_d4"].__setitem__("frames", "00000"), r"\['frames'\] must be a JSON list"),
         (lambda d: d["videos"]["a1b2c3_d4"].pop("source"), "has no 'source'"),
         (lambda d: d["videos"]["a1b2c3_d4"]["expressions"][0].pop("exp_text"), "has no 'exp_text'"),
+        (lambda d: d["videos"]["a1b2c3_d4"]["expressions"][0].pop("is_sent"), "has no 'is_sent'"),
+        (lambda d: d["videos"]["a1b2c3_d4"]["expressions"][0].__setitem__("is_sent", "yes"), "needs 'is_sent'"),
         (lambda d: d["videos"]["a1b2c3_d4"]["expressions"][0].__setitem__("exp_text", " "), "empty 'exp_text'"),
         (lambda d: d.pop("videos"), "'videos' must be a JSON object"),
     ],

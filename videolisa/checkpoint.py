@@ -32,7 +32,7 @@ from transformers.utils import logging as hf_logging
 from reasonvos.errors import InputError, MissingFileError
 from reasonvos.fileio import atomic_dir, read_json, require_dict
 
-from .model import VideoLisa, VideoLisaConfig, build_projector, build_text_hidden_fcs
+from .model import VideoLisa, VideoLisaConfig, build_projector, build_text_hidden_fcs, hf_sliding_window
 from .sam_adapter import SAM_CONFIGS, SamConfig, build_sam
 from .tokenizer import LegacySentencePieceTokenizer, load_tokenizer, seg_token_id
 
@@ -205,9 +205,17 @@ def load_clip(clip: str | Path, dtype: torch.dtype,
     folder = resolve_checkpoint(clip, allow_download)
     try:
         with _quiet_transformers():
-            model = CLIPVisionModel.from_pretrained(str(folder), dtype=dtype, attn_implementation="sdpa")
+            model, info = CLIPVisionModel.from_pretrained(str(folder), dtype=dtype, attn_implementation="sdpa",
+                                                          output_loading_info=True)
     except (OSError, ValueError) as e:
         raise InputError(folder, f"CLIP vision tower does not load ({e})") from e
+    # from_pretrained would silently random-initialise what the folder lacks (text weights of a
+    # full CLIPModel folder are merely unexpected, which is fine)
+    missing = sorted(info.get("missing_keys", []))
+    mismatched = info.get("mismatched_keys", [])
+    if missing or mismatched:
+        raise InputError(folder, f"CLIP vision tower is incomplete: missing {missing[:10]}, "
+                                 f"wrong shape {sorted(map(str, mismatched))[:10]}")
     processor = None
     if (folder / "preprocessor_config.json").is_file():
         processor = CLIPImageProcessorPil.from_pretrained(str(folder))
@@ -222,7 +230,7 @@ def load_videolisa(checkpoint: str | Path, clip: str | Path, dtype: str = "bf16"
     torch_dtype = DTYPES[dtype]
     folder = resolve_checkpoint(checkpoint, allow_download)
     raw, phi3, sam_config = read_config(folder)
-    tok = load_tokenizer(folder)
+    tok = load_tokenizer(folder, follow_legacy_flag=True)  # 4.41 semantics, flag as saved
     seg_id = seg_token_id(tok, folder)
     if len(tok) > phi3.vocab_size:
         raise InputError(folder / "config.json",
@@ -234,6 +242,7 @@ def load_videolisa(checkpoint: str | Path, clip: str | Path, dtype: str = "bf16"
     unexpected = [k for k in keys if not k.startswith(known) and not k.startswith(IGNORED_PREFIXES)
                   and not k.endswith(IGNORED_SUFFIXES)]
 
+    phi3.sliding_window = hf_sliding_window(phi3.sliding_window)  # flash-attn 2 semantics of 4.41
     try:
         with _quiet_transformers():  # its load report lists every non-LLM key as "unexpected"
             llm, info = Phi3ForCausalLM.from_pretrained(

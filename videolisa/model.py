@@ -7,6 +7,7 @@ tokens into the text embeddings, and the rule that picks the hidden state before
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,6 +77,19 @@ def seg_hidden_position(input_ids: Sequence[int], seg_token_id: int, num_visual_
     return expanded - 1
 
 
+def hf_sliding_window(original: int | None) -> int | None:
+    """The transformers-5 ``sliding_window`` that attends like the original's value ``original``.
+
+    The original ran Phi-3 with flash-attention 2 under transformers 4.41, which passes
+    ``window_size=(w, w)`` to flash-attn: query ``i`` sees keys ``i - w .. i``, i.e. ``w + 1`` keys
+    (and only when the sequence is longer than ``w``). transformers 5 masks ``kv > q - w`` (``w``
+    keys, for every backend; its own FA2 path passes ``(w - 1, w - 1)``). With ~2.4k tokens and
+    ``w`` = 2047/2048 the ``[SEG]`` query would otherwise lose one key. Configs on disk keep the
+    original value; only the in-memory Phi-3 config gets ``w + 1``.
+    """
+    return None if original is None else int(original) + 1
+
+
 @dataclass
 class VideoLisaConfig:
     """Shapes of every part; ``from_pretrained`` reads it from the checkpoint's config.json."""
@@ -132,10 +146,12 @@ class VideoLisa(nn.Module):
     @classmethod
     def from_config(cls, config: VideoLisaConfig, seg_token_id: int) -> VideoLisa:
         """Random weights in the given shapes (tests, ``--tiny-random``); sdpa attention."""
-        config.llm._attn_implementation = "sdpa"
+        llm = copy.deepcopy(config.llm)  # config.llm keeps the original (on-disk) sliding window
+        llm.sliding_window = hf_sliding_window(config.llm.sliding_window)
+        llm._attn_implementation = "sdpa"
         config.vision._attn_implementation = "sdpa"
         return cls(
-            Phi3ForCausalLM(config.llm), CLIPVisionModel(config.vision),
+            Phi3ForCausalLM(llm), CLIPVisionModel(config.vision),
             build_projector(config.mm_projector_type, config.vision.hidden_size, config.llm.hidden_size),
             build_text_hidden_fcs(config.llm.hidden_size, config.out_dim), build_sam(config.sam),
             seg_token_id, config.mm_vision_select_layer, config.mm_vision_select_feature,

@@ -6,13 +6,20 @@ before ``[SEG]`` is the one whose hidden state becomes the SAM prompt, so that s
 the masks. :class:`LegacySentencePieceTokenizer` restores the 4.x slow, legacy behaviour: text
 between added tokens is encoded by sentencepiece as is (dummy prefix included), BOS once in
 front. LISA (``reasonvos.baselines``) loads its tokenizer through :func:`load_tokenizer` too.
+
+The original ran ``AutoTokenizer(use_fast=False)`` under transformers 4.41, i.e. the slow
+``LlamaTokenizer``, which honours the saved ``legacy`` flag (absent = legacy). Phi-3-derived tokenizer
+configs on the Hub carry ``"legacy": false`` (UNVERIFIED for the release), and the scripts' switch from ``input_ids[0]`` to
+``input_ids[-1]`` for ``"[SEG]"`` (``inference_reason_vos.py:122-123``) is what the non-legacy
+mode needs, so VideoLISA's loader uses :class:`SlowLlamaTokenizer`, which follows the flag.
+Non-legacy mode needs ``protobuf`` (to switch off sentencepiece's dummy prefix).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
+from transformers.tokenization_utils_sentencepiece import SPIECE_UNDERLINE, SentencePieceBackend
 
 from reasonvos.errors import InputError
 
@@ -27,15 +34,21 @@ class LegacySentencePieceTokenizer(SentencePieceBackend):
 
     vocab_files_names = {"vocab_file": "tokenizer.model"}
     model_input_names = ["input_ids", "attention_mask"]
+    #: this class ignores the saved ``legacy`` flag; :class:`SlowLlamaTokenizer` follows it
+    follows_legacy_flag = False
 
     def __init__(self, vocab_file: str, unk_token: str = "<unk>", bos_token: str = "<s>",
                  eos_token: str = "</s>", add_bos_token: bool = True, add_eos_token: bool = False,
                  **kwargs) -> None:
         self.add_bos_token = add_bos_token
         self.add_eos_token = add_eos_token
-        kwargs.pop("legacy", None)  # the whole point: always legacy, whatever the config says
+        legacy = kwargs.pop("legacy", None)
+        # transformers 4.41's LlamaTokenizer: legacy None -> True, add_prefix_space None -> True
+        legacy = True if legacy is None or not self.follows_legacy_flag else bool(legacy)
+        prefix = kwargs.pop("add_prefix_space", None)
+        self.add_prefix_space = True if prefix is None else bool(prefix)
         super().__init__(vocab_file=vocab_file, unk_token=unk_token, bos_token=bos_token,
-                         eos_token=eos_token, legacy=True, **kwargs)
+                         eos_token=eos_token, legacy=legacy, **kwargs)
 
     def build_inputs_with_special_tokens(self, token_ids_0: list[int],
                                          token_ids_1: list[int] | None = None) -> list[int]:
@@ -47,17 +60,49 @@ class LegacySentencePieceTokenizer(SentencePieceBackend):
         return frame(token_ids_0) + (frame(token_ids_1) if token_ids_1 is not None else [])
 
 
-def load_tokenizer(path: str | Path, seg_token: str | None = SEG_TOKEN) -> LegacySentencePieceTokenizer:
-    """Load the checkpoint's tokenizer (``tokenizer.model`` + configs) with legacy semantics.
+class SlowLlamaTokenizer(LegacySentencePieceTokenizer):
+    """transformers 4.41's slow ``LlamaTokenizer`` (what ``use_fast=False`` gave the original),
+    legacy or not as the saved ``tokenizer_config.json`` says.
 
-    ``pad = unk`` as in the original. When ``seg_token`` is given it must already be ONE added
-    token of the saved tokenizer (the original inference scripts never add it).
+    ``legacy: false`` (the Phi-3 tokenizer configs carry it) means: one ``▁`` in front of the
+    whole text (``add_prefix_space``), none at the start of the text pieces between added tokens
+    (sentencepiece's dummy prefix is switched off by the backend), and the leading ``▁`` dropped
+    when a special token follows it. So ``"[SEG]"`` alone gives ``[▁, [SEG]]``, which is why the
+    VideoLISA scripts take ``input_ids[-1]`` (``inference_reason_vos.py:122-123``).
+    """
+
+    follows_legacy_flag = True
+
+    def tokenize(self, text: str, **kwargs) -> list[str]:
+        if self.legacy or not text:
+            return super().tokenize(text, **kwargs)
+        text = text.replace(SPIECE_UNDERLINE, " ")
+        if self.add_prefix_space:
+            text = SPIECE_UNDERLINE + text
+        tokens = super().tokenize(text, **kwargs)
+        if len(tokens) > 1 and tokens[0] == SPIECE_UNDERLINE and tokens[1] in self.all_special_tokens:
+            tokens = tokens[1:]
+        return tokens
+
+
+def load_tokenizer(path: str | Path, seg_token: str | None = SEG_TOKEN,
+                   follow_legacy_flag: bool = False) -> LegacySentencePieceTokenizer:
+    """Load the checkpoint's tokenizer (``tokenizer.model`` + configs) with 4.x slow semantics.
+
+    By default legacy semantics are forced; ``follow_legacy_flag`` reproduces transformers 4.41
+    exactly, honouring the saved ``legacy`` flag (VideoLISA's loader uses it). ``pad = unk`` as
+    in the original. When ``seg_token`` is given it must already be ONE added token of the saved
+    tokenizer (the original inference scripts never add it).
     """
     path = Path(path)
     if not (path / "tokenizer.model").is_file():
         raise InputError(path, "no tokenizer.model (the sentencepiece model) in the checkpoint folder")
+    cls = SlowLlamaTokenizer if follow_legacy_flag else LegacySentencePieceTokenizer
     try:
-        tok = LegacySentencePieceTokenizer.from_pretrained(str(path))
+        tok = cls.from_pretrained(str(path))
+    except ImportError as e:  # legacy: false needs protobuf to edit the sentencepiece model
+        raise InputError(path, f"tokenizer_config.json sets legacy: false, which needs the protobuf "
+                               f"package ({e})") from e
     except (OSError, ValueError, RuntimeError) as e:
         raise InputError(path, f"tokenizer does not load ({e})") from e
     tok.pad_token = tok.unk_token
@@ -72,7 +117,8 @@ def seg_token_id(tok: LegacySentencePieceTokenizer, path: str | Path | None = No
         raise InputError(path, f"the tokenizer has no added token {SEG_TOKEN!r}")
     ids = tok(SEG_TOKEN, add_special_tokens=False).input_ids
     tid = tok.convert_tokens_to_ids(SEG_TOKEN)
-    if ids != [tid]:
+    # the original takes input_ids[-1]: a non-legacy tokenizer puts one "▁" in front
+    if not ids or ids[-1] != tid or any(tok.convert_ids_to_tokens(i) != SPIECE_UNDERLINE for i in ids[:-1]):
         raise InputError(path, f"{SEG_TOKEN!r} does not tokenize to one token (got ids {ids})")
     return int(tid)
 

@@ -134,7 +134,7 @@ def load(root: str | Path, split: str | None = None) -> ReasonVOSBenchmark:
         for pos, exp in enumerate(exps):
             ewhere = f"{where}['expressions'][{pos}]"
             exp = require_dict(exp, meta_path, ewhere)
-            for field_name in ("obj_id", "exp_id", "exp_text"):
+            for field_name in ("obj_id", "exp_id", "exp_text", "is_sent"):
                 if field_name not in exp:
                     raise MetadataError(meta_path, f"{ewhere} has no {field_name!r}")
             obj_id, exp_id, text = str(exp["obj_id"]), str(exp["exp_id"]), exp["exp_text"]
@@ -155,7 +155,10 @@ def load(root: str | Path, split: str | None = None) -> ReasonVOSBenchmark:
                 extra["pred_exp_dir"] = f"{exp_id}#{pos}"
             seen[ident] = pos
             is_sent = exp.get("is_sent")
-            kind = None if is_sent is None else ("long" if bool(is_sent) else "short")
+            if not isinstance(is_sent, bool):
+                # the prompt VideoLISA uses depends on it (sentence vs phrase), so it cannot be guessed
+                raise MetadataError(meta_path, f"{ewhere} needs 'is_sent' true or false, found {is_sent!r}")
+            kind = "long" if is_sent else "short"
             sample = Sample(
                 video_id=vid, exp_id=exp_id, text=text, obj_ids=(obj_id,), key=key,
                 kind=kind, source=source, extra=extra,
