@@ -63,6 +63,7 @@ class VideoOutcome:
     missing_samples: int = 0
     peak_rss_mb: float = 0.0
     start_rss_mb: float = 0.0  # the worker's peak RSS before its first task
+    unscored: str | None = None  # why a video contributed nothing (reported, never silent)
 
 
 def peak_rss_mb() -> float:
@@ -230,6 +231,8 @@ def score_davis_semi_video(bench: Benchmark, video_id: str, missing: tuple[str, 
         if opt.missing == "skip":
             return out
     if n_obj == 0:
+        # DAVIS scores objects 1..max id of frame 0: there are none to score in this video
+        out.unscored = "no object in the first frame (davis-semi scores objects 1..max id of frame 0)"
         return out
     evaluated = frames[1:-1]
     j = np.zeros((n_obj, len(evaluated)))

@@ -183,10 +183,17 @@ def score(
         raise report.error()
     samples = [row for o in outcomes for row in o.samples]
     objects = [row for o in outcomes for row in o.objects]
+    if not samples:
+        reasons = "; ".join(f"{o.video}: {o.unscored}" for o in outcomes if o.unscored)
+        raise InputError(benchmark.meta_path or benchmark.root,
+                         "nothing to score" + (f" ({reasons})" if reasons else " (the benchmark has no samples)"))
     per_sample = pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
     per_object = pd.DataFrame(objects)
     summary = summarise(protocol, per_sample, per_object, sum(o.missing_samples for o in outcomes),
                         sum(o.missing_frames for o in outcomes))
+    unscored = {o.video: o.unscored for o in outcomes if o.unscored}
+    if unscored:
+        summary["unscored_videos"] = unscored
     return Results(
         benchmark=benchmark.name, split=benchmark.split, protocol=protocol, missing_policy=missing,
         summary=summary, per_sample=per_sample, per_object=per_object, method=method,

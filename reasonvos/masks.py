@@ -2,8 +2,11 @@
 
 - Index (palette, ``P``) PNGs are read as palette *indices* with Pillow, never as colours:
   cv2 would return colours or luma and destroy the object ids.
-- Binary PNGs (``L``, ``1``, ``P``, ``I;16``, RGB) are foreground wherever the value is non-zero,
-  which is what every official binary evaluator does (``cv2.IMREAD_GRAYSCALE`` then ``astype(bool)``).
+- Binary PNGs (``L``, ``1``, ``P``, ``I;16``, RGB) are foreground wherever the value is non-zero.
+  For 8-bit grayscale (what every model writes) this is exactly what the official binary
+  evaluators do (``cv2.IMREAD_GRAYSCALE`` then ``astype(bool)``). They differ on odd encodings,
+  by design here: cv2 scales 16-bit values to 8 bit (values below 256 become 0) and turns colours
+  into luma (a near-black colour becomes 0); this module counts any non-zero value.
 - COCO RLE is decoded with pycocotools; ``None`` entries (MeViS ``null``) are empty masks.
 - Predictions and built ground truth are written as single-channel ``uint8`` 0/255 PNGs.
 """

@@ -107,6 +107,31 @@ def test_score_davis_with_gt_folder_and_both_protocols(tmp_path, capsys):
     assert rc == 0 and json.loads((tmp_path / "d.json").read_text())["protocol"] == "davis-semi"
 
 
+def test_a_video_without_objects_in_its_first_frame_is_reported_not_silently_dropped(tmp_path, capsys):
+    empty_start = [np.zeros((12, 16), np.uint8) for _ in range(4)]
+    empty_start[2][3:6, 4:8] = 1  # the object only appears later: davis-semi has nothing to score
+    normal = [np.zeros((12, 16), np.uint8) for _ in range(4)]
+    for lab in normal:
+        lab[2:5, 2:6] = 1
+    fx = write_davis(tmp_path / "gt", videos={"late": empty_start, "normal": normal}, jpeg=False)
+    for vid in ("late", "normal"):
+        for f, lab in zip(fx.frames[vid], fx.labels[vid], strict=True):
+            write_index_png(tmp_path / "pred" / vid / f"{f}.png", lab)
+    out = tmp_path / "r.json"
+    rc = main(["score", "davis", "--gt", str(fx.root), "--pred", str(tmp_path / "pred"), "--protocol", "davis-semi",
+               "--workers", "1", "--json", str(out), "--quiet"])
+    assert rc == 0
+    assert "video 'late' was not scored: no object in the first frame" in capsys.readouterr().err
+    summary = json.loads(out.read_text())["summary"]
+    assert list(summary["unscored_videos"]) == ["late"] and summary["J"] == 1.0
+    # a run where no video has anything to score is an error, not an empty result
+    only_late = write_davis(tmp_path / "gt2", videos={"late": empty_start}, jpeg=False)
+    rc = main(["score", "davis", "--gt", str(only_late.root), "--pred", str(tmp_path / "pred"),
+               "--protocol", "davis-semi", "--workers", "1", "--quiet"])
+    assert rc == 1
+    assert "nothing to score (late: no object in the first frame" in capsys.readouterr().err
+
+
 def test_protocol_that_does_not_fit_the_benchmark_is_a_clear_error(rv, capsys):
     bench, pred = rv
     rc = main(["score", "reasonvos", "--root", str(bench.root), "--pred", str(pred), "--protocol", "davis-semi",

@@ -85,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         if report is not None:
             print(report.format(), file=sys.stderr)
         raise
+    for video, why in results.summary.get("unscored_videos", {}).items():
+        print(f"reasonvos: warning: video {video!r} was not scored: {why}", file=sys.stderr)
     if args.json:
         results.to_json(args.json)
     if args.csv:
