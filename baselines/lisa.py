@@ -14,6 +14,7 @@ runs the LLM on frame 0 only and decodes its ``[SEG]`` embedding against every f
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,16 +75,40 @@ _NON_LLAMA_KEYS = ("model_type", "architectures", "auto_map", SAM_CONFIG_KEY)
 
 
 def lisa_query(text: str, sentence: bool) -> str:
-    """LISA's validation question: phrases get "What is X in this image?", sentences are kept."""
+    """LISA's validation question: phrases get "What is X in this image?", sentences are kept.
+
+    As LISA's data pipeline does, the text is stripped and a phrase is lower-cased (ValDataset:
+    ``sent.strip().lower()``, ``utils/dataset.py:372``; training: ``class_name=text.lower()``,
+    ``utils/refer_seg_dataset.py:169``), while a sentence keeps its case (``utils/dataset.py:393``,
+    ``LONG_QUESTION_LIST`` formats ``{sent}`` as is).
+    """
+    text = text.strip()
     if sentence:
         return f"{text} Please output segmentation mask."
-    return f"What is {text} in this image? Please output segmentation mask."
+    return f"What is {text.lower()} in this image? Please output segmentation mask."
 
 
 def lisa_prompt(query: str, use_im_start_end: bool = True, answer: str = ANSWER) -> str:
     """The full teacher-forced prompt: system, USER turn with the image, ASSISTANT "[SEG]."."""
     image = f"{IM_START}{IMAGE_PLACEHOLDER}{IM_END}" if use_im_start_end else IMAGE_PLACEHOLDER
     return f"{SYSTEM} USER: {image}\n {query} ASSISTANT: {answer}</s>"
+
+
+def lisa_input_ids(prompt: str, tokenizer: LegacySentencePieceTokenizer) -> list[int]:
+    r"""Token ids of a LISA prompt as LISA's pinned transformers 4.31 produced them.
+
+    4.31's slow tokenizer strips the whitespace on both sides of every added token that is not
+    an ``AddedToken`` object (``tokenization_utils.py`` ``tokenize``: "We strip left and right by
+    default"); only ``<s>``/``</s>``/``<unk>`` are ``AddedToken`` objects in the saved config. So in
+    ``<im_end>\n What is ...`` the ``"\n "`` vanishes, which the shared legacy tokenizer (4.41
+    semantics, right for VideoLISA) keeps as two extra tokens (``▁``, ``<0x0A>``) before the
+    question. Golden ids from 4.31 are in ``tests/test_baselines_fidelity.py``.
+    """
+    keep = {tokenizer.bos_token, tokenizer.eos_token, tokenizer.unk_token}
+    added = sorted((t for t in tokenizer.get_added_vocab() if t not in keep), key=len, reverse=True)
+    if added:
+        prompt = re.sub(r"\s*(" + "|".join(map(re.escape, added)) + r")\s*", r"\1", prompt)
+    return tokenize_with_image(prompt, tokenizer)
 
 
 def is_sentence(benchmark: str | None, text: str, kind: str | None) -> bool:
@@ -142,7 +167,7 @@ class LisaModel(VideoLisa):
     def tokens_prompt(self, tokens: torch.Tensor, query: str, tokenizer: LegacySentencePieceTokenizer
                       ) -> torch.Tensor:
         """The SAM prompt from a frame's projected CLIP tokens (L, hidden) and a question."""
-        ids = tokenize_with_image(lisa_prompt(query, self.use_im_start_end), tokenizer)
+        ids = lisa_input_ids(lisa_prompt(query, self.use_im_start_end), tokenizer)
         return self.prompt_embedding(ids, tokens)
 
     @torch.inference_mode()
@@ -236,7 +261,10 @@ def load_lisa(checkpoint: str | Path, clip: str | Path, dtype: str = "bf16", dev
                       select_layer=int(raw.get("mm_vision_select_layer", -2)), select_feature="patch",
                       clip_processor=processor)
     model.use_im_start_end = use_im
-    return model.to(device=device, dtype=torch_dtype).eval(), tok
+    # ``cast`` keeps the rotary ``inv_freq`` in float32: LISA's transformers 4.31 built its cos/sin
+    # cache in float32 at construction, so ``model.bfloat16()`` never rounded the frequencies;
+    # ``Module.to(bf16)`` would (phase errors up to ~0.4 rad at position ~300)
+    return model.cast(torch_dtype, device).eval(), tok
 
 
 def lisa_official_config(model: LisaModel, config: LisaConfig) -> dict:

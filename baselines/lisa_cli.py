@@ -49,7 +49,7 @@ def build_lisa(args: argparse.Namespace, mode: str = "per-frame"):
     device = args.device or default_device()
     if args.tiny_random is not None:
         model, tok, _ = tiny_lisa(args.tiny_random)
-        model = model.to(device=device, dtype=DTYPES[args.dtype])
+        model = model.cast(DTYPES[args.dtype], device)  # keeps RoPE frequencies in float32
         info = {"checkpoint": f"tiny-random:{args.tiny_random}"}
     else:
         model, tok = load_lisa(args.checkpoint, args.clip, dtype=args.dtype, device=device,

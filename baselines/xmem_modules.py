@@ -83,7 +83,10 @@ class _ChannelGate(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        att = self.mlp(F.adaptive_avg_pool2d(x, 1)) + self.mlp(F.adaptive_max_pool2d(x, 1))
+        # whole-map avg/max pooling as the original computes it (avg_pool2d with a full-size kernel
+        # sums in a different order than adaptive pooling: ~1e-7 apart, amplified downstream)
+        size = tuple(x.shape[-2:])
+        att = self.mlp(F.avg_pool2d(x, size, stride=size)) + self.mlp(F.max_pool2d(x, size, stride=size))
         return x * torch.sigmoid(att)[:, :, None, None]
 
 
@@ -197,6 +200,17 @@ class KeyEncoder(nn.Module):
         return self.layer3(f8), f8, f4
 
 
+def _others(masks: torch.Tensor) -> torch.Tensor:
+    """For each object, the sum of the OTHER objects' masks (B, N, H, W).
+
+    Summed over the others directly, as the original does: ``total - own`` differs by rounding.
+    """
+    n = masks.shape[1]
+    return torch.cat(
+        [masks[:, [j for j in range(n) if j != i]].sum(1, keepdim=True) for i in range(n)], 1
+    )
+
+
 class ValueEncoder(nn.Module):
     """ResNet-18 trunk on (image, object mask, other objects' masks), fused with key features."""
 
@@ -215,7 +229,7 @@ class ValueEncoder(nn.Module):
         deep_update: bool,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         b, n = masks.shape[:2]
-        others = masks.sum(1, keepdim=True) - masks if n > 1 else torch.zeros_like(masks)
+        others = _others(masks) if n > 1 else torch.zeros_like(masks)
         g = _with_image(image, torch.stack([masks, others], 2))
         g = F.relu(self.maxpool(self.bn1(self.conv1(_flat(g)))))
         g = self.layer3(self.layer2(self.layer1(g)))

@@ -15,6 +15,7 @@ pytest.importorskip("sentencepiece")
 from reasonvos.baselines.lisa import (  # noqa: E402
     LisaSegmenter,
     is_sentence,
+    lisa_input_ids,
     lisa_prompt,
     lisa_query,
     load_lisa,
@@ -85,7 +86,7 @@ def test_tokenized_prompt_has_one_image_and_the_added_tokens(tiny):
 def test_sam_prompt_is_the_hidden_state_before_seg_after_the_final_norm(tiny):
     model, tok, _ = tiny
     frame = frames(1)[0]
-    ids = tokenize_with_image(lisa_prompt(lisa_query("the cat", False)), tok)
+    ids = lisa_input_ids(lisa_prompt(lisa_query("the cat", False)), tok)
     tokens = model.frame_tokens(model.clip_pixels([frame]))[0]
     assert tokens.shape[0] == 4  # 28x28 CLIP with patch 14 (256 for ViT-L/14 at 224)
     pos = seg_hidden_position(ids, model.seg_token_id, tokens.shape[0])
