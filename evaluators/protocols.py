@@ -20,7 +20,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from reasonvos.errors import InputError, MaskError, MissingFileError
 from reasonvos.masks import read_png_values
@@ -313,6 +312,9 @@ class UnsupAccumulator:
             return []
         scores = [self._scores(p) for p in range(1, n_rows + 1)]
         cost = np.array([[(s[0][k].mean() + s[1][k].mean()) / 2 for k in range(self.n_obj)] for s in scores])
+        # imported here: scipy.optimize takes ~0.25 s to import and only the unsup protocols need it
+        from scipy.optimize import linear_sum_assignment
+
         rows, cols = linear_sum_assignment(-cost)
         out = []
         for r, c in zip(rows, cols, strict=True):

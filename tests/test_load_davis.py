@@ -103,3 +103,12 @@ def test_a_loaded_benchmark_survives_pickling_for_worker_processes(tmp_path):
     fx = write_davis(tmp_path)
     bench = pickle.loads(pickle.dumps(reasonvos.load_benchmark("davis", fx.root)))
     assert (bench.gt_labels("bear", "00000") == fx.labels["bear"][0]).all()
+
+
+def test_without_the_object_scan_only_frames_and_size_are_read(tmp_path):
+    fx = write_davis(tmp_path)
+    full = reasonvos.load_benchmark("davis", fx.root)
+    quick = reasonvos.load_benchmark("davis", fx.root, scan_objects=False)
+    assert [s.obj_ids for s in quick.samples] == [()] * len(quick.samples)
+    assert {v: (x.frames, x.size) for v, x in quick.videos.items()} == {
+        v: (x.frames, x.size) for v, x in full.videos.items()}

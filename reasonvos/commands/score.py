@@ -76,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     if args.compat_decay:
         print("reasonvos: warning: --compat-decay reproduces the official uint8 Decay bins: Decay is NaN or "
               "wrong for objects with 256 or more evaluated frames", file=sys.stderr)
-    benchmark = load_benchmark(args.name, root, args.split)
+    # DAVIS protocols find their objects in the labels while scoring: no need to pre-scan every PNG
+    extra = {"scan_objects": False} if args.name == "davis" else {}
+    benchmark = load_benchmark(args.name, root, args.split, **extra)
     try:
         results = score(benchmark, args.pred, protocol=args.protocol, workers=args.workers, missing=args.missing,
                         method=args.method, method_meta=meta, compat_decay=args.compat_decay, quiet=args.quiet)

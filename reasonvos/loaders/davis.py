@@ -8,8 +8,11 @@ Accepted roots:
 
 There are no expressions: one Sample per video (``exp_id`` "", ``key`` = video id) whose
 ``obj_ids`` are the ids present anywhere in the video (0 = background and 255 = void excluded;
-found by reading every PNG at load time, which also proves they decode). Frames are the PNG
-names, sorted. Predictions use the same layout, ``<video>/<frame>.png`` index PNGs.
+found by reading every PNG at load time, which also proves they decode). Scoring does not need
+them (the DAVIS protocols define their objects from the labels: 1..max id of frame 0 for
+davis-semi, every id for davis-unsup), so ``scan_objects=False`` skips that pass: ``obj_ids`` is
+then empty and only the first PNG's header is read. Frames are the PNG names, sorted.
+Predictions use the same layout, ``<video>/<frame>.png`` index PNGs.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ..errors import MaskError, MetadataError, MissingFileError
-from ..masks import read_index_png
+from ..masks import png_size, read_index_png
 from ..model import Benchmark, Sample, Video
 from .common import list_stems, read_lines
 
@@ -97,11 +100,13 @@ def scan_video(folder: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[in
     return frames, obj_ids, (int(size[0]), int(size[1]))
 
 
-def load(root: str | Path, split: str | None = None, annotations: str | None = None) -> DavisBenchmark:
+def load(root: str | Path, split: str | None = None, annotations: str | None = None,
+         scan_objects: bool = True) -> DavisBenchmark:
     """Load every video of a DAVIS-layout folder, or those of ``ImageSets/2017/<split>.txt``.
 
     ``annotations`` forces ``"Annotations"`` or ``"Annotations_unsupervised"`` when both exist
-    (default: ``Annotations`` first).
+    (default: ``Annotations`` first). ``scan_objects=False`` leaves ``obj_ids`` empty instead of
+    decoding every PNG (scoring derives the objects itself).
     """
     root = Path(root)
     ann_root, davis_root = find_annotations(root, annotations)
@@ -121,7 +126,13 @@ def load(root: str | Path, split: str | None = None, annotations: str | None = N
         folder = ann_root / vid
         if not folder.is_dir():
             raise MissingFileError(folder, f"annotation folder of video {vid!r} not found")
-        frames, obj_ids, size = scan_video(folder)
+        if scan_objects:
+            frames, obj_ids, size = scan_video(folder)
+        else:
+            frames, obj_ids = tuple(list_stems(folder, ".png")), ()
+            if not frames:
+                raise MissingFileError(folder, "video folder holds no PNG frames")
+            size = png_size(folder / f"{frames[0]}.png")
         image_dir = davis_root / "JPEGImages" / "480p" / vid if davis_root is not None else None
         videos[vid] = Video(
             id=vid, frames=frames, image_dir=image_dir if image_dir and image_dir.is_dir() else None, size=size,
