@@ -24,22 +24,10 @@ import numpy as np
 import torch
 from reasonvos.videolisa.checkpoint import (
     DTYPES,
-    IGNORED_PREFIXES,
-    IGNORED_SUFFIXES,
-    LLM_PREFIXES,
-    PROJECTOR_PREFIX,
     SAM_CONFIG_KEY,
-    SAM_PREFIX,
-    TEXT_FCS_PREFIX,
-    _load_part,
-    _quiet_transformers,
-    _refuse,
-    all_keys,
-    load_clip,
+    load_llava_parts,
     official_state_dict,
-    read_weights,
     resolve_checkpoint,
-    weight_files,
 )
 from reasonvos.videolisa.frames import read_rgb
 from reasonvos.videolisa.model import VideoLisa, build_projector, build_text_hidden_fcs
@@ -226,40 +214,11 @@ def load_lisa(checkpoint: str | Path, clip: str | Path, dtype: str = "bf16", dev
     if len(tok) > llama.vocab_size:
         raise InputError(folder / "config.json",
                          f"vocab_size {llama.vocab_size} is smaller than the tokenizer ({len(tok)} tokens)")
-    files = weight_files(folder)
-    keys = all_keys(files)
-    known = (*LLM_PREFIXES, PROJECTOR_PREFIX, TEXT_FCS_PREFIX, SAM_PREFIX)
-    missing: list[str] = []
-    unexpected = [k for k in keys if not k.startswith(known) and not k.startswith(IGNORED_PREFIXES)
-                  and not k.endswith(IGNORED_SUFFIXES)]
-    try:
-        with _quiet_transformers():  # it reports every non-LLM key as "unexpected"
-            llm, info = LlamaForCausalLM.from_pretrained(
-                str(folder), config=llama, dtype=torch_dtype, attn_implementation="sdpa",
-                output_loading_info=True)
-    except (OSError, ValueError, RuntimeError) as e:
-        raise InputError(folder, f"the Llama language model does not load ({e})") from e
-    missing += list(info.get("missing_keys", []))
-    if info.get("mismatched_keys"):
-        raise InputError(folder, f"weights of the wrong shape: {sorted(map(str, info['mismatched_keys']))[:10]}")
-
-    vision, processor = load_clip(clip, torch_dtype, allow_download)
-    mm_hidden = int(raw.get("mm_hidden_size", vision.config.hidden_size))
-    if vision.config.hidden_size != mm_hidden:
-        raise InputError(Path(str(clip)), f"CLIP width {vision.config.hidden_size} != the checkpoint's "
-                                          f"mm_hidden_size {mm_hidden}")
-    parts = read_weights(files, keep=lambda k: k.startswith((PROJECTOR_PREFIX, TEXT_FCS_PREFIX, SAM_PREFIX)))
-    projector = build_projector(raw.get("mm_projector_type", "linear"), mm_hidden, llama.hidden_size)
-    text_fcs = build_text_hidden_fcs(llama.hidden_size, int(raw["out_dim"]))
-    with torch.device("meta"):  # SAM ViT-H: do not initialise what the checkpoint overwrites
-        sam = build_sam(sam_config)
-    _load_part(projector, parts, PROJECTOR_PREFIX, missing, unexpected)
-    _load_part(text_fcs, parts, TEXT_FCS_PREFIX, missing, unexpected)
-    _load_part(sam, parts, SAM_PREFIX, missing, unexpected, assign=True)
-    _refuse(folder, missing, unexpected)
-    model = LisaModel(llm, vision, projector, text_fcs, sam, seg_id,
+    parts = load_llava_parts(folder, raw, LlamaForCausalLM, llama, "Llama", clip, torch_dtype, sam_config,
+                             allow_download)
+    model = LisaModel(parts.llm, parts.vision, parts.projector, parts.text_fcs, parts.sam, seg_id,
                       select_layer=int(raw.get("mm_vision_select_layer", -2)), select_feature="patch",
-                      clip_processor=processor)
+                      clip_processor=parts.processor)
     model.use_im_start_end = use_im
     # ``cast`` keeps the rotary ``inv_freq`` in float32: LISA's transformers 4.31 built its cos/sin
     # cache in float32 at construction, so ``model.bfloat16()`` never rounded the frequencies;

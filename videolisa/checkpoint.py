@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -222,6 +223,59 @@ def load_clip(clip: str | Path, dtype: torch.dtype,
     return model.eval(), processor
 
 
+@dataclass
+class LlavaParts:
+    """The modules of a LLaVA-style segmentation checkpoint, loaded and checked."""
+
+    llm: nn.Module
+    vision: CLIPVisionModel
+    processor: object
+    projector: nn.Module
+    text_fcs: nn.Module
+    sam: nn.Module
+
+
+def load_llava_parts(folder: Path, raw: dict, llm_class: type, llm_config, llm_name: str, clip: str | Path,
+                     torch_dtype: torch.dtype, sam_config: SamConfig, allow_download: bool) -> LlavaParts:
+    """Load what VideoLISA and LISA checkpoints share: the language model (stock ``llm_class``),
+    CLIP, ``mm_projector``, ``text_hidden_fcs`` and SAM, refusing any missing, unexpected or
+    wrong-shape weight (a partial load would run and silently give wrong masks)."""
+    files = weight_files(folder)
+    keys = all_keys(files)
+    known = (*LLM_PREFIXES, PROJECTOR_PREFIX, TEXT_FCS_PREFIX, SAM_PREFIX)
+    missing: list[str] = []
+    unexpected = [k for k in keys if not k.startswith(known) and not k.startswith(IGNORED_PREFIXES)
+                  and not k.endswith(IGNORED_SUFFIXES)]
+    try:
+        with _quiet_transformers():  # its load report lists every non-LLM key as "unexpected"
+            llm, info = llm_class.from_pretrained(
+                str(folder), config=llm_config, dtype=torch_dtype, attn_implementation="sdpa",
+                output_loading_info=True)
+    except (OSError, ValueError, RuntimeError) as e:
+        raise InputError(folder, f"the {llm_name} language model does not load ({e})") from e
+    missing += list(info.get("missing_keys", []))
+    mismatched = info.get("mismatched_keys", [])
+    if mismatched:
+        raise InputError(folder, f"weights of the wrong shape: {sorted(map(str, mismatched))[:10]}")
+
+    vision, processor = load_clip(clip, torch_dtype, allow_download)
+    mm_hidden = int(raw.get("mm_hidden_size", vision.config.hidden_size))
+    if vision.config.hidden_size != mm_hidden:
+        raise InputError(Path(str(clip)), f"CLIP width {vision.config.hidden_size} != the checkpoint's "
+                                          f"mm_hidden_size {mm_hidden}")
+
+    parts = read_weights(files, keep=lambda k: k.startswith((PROJECTOR_PREFIX, TEXT_FCS_PREFIX, SAM_PREFIX)))
+    projector = build_projector(raw.get("mm_projector_type", "linear"), mm_hidden, llm_config.hidden_size)
+    text_fcs = build_text_hidden_fcs(llm_config.hidden_size, int(raw["out_dim"]))
+    with torch.device("meta"):  # SAM ViT-H is 0.6B parameters: do not initialise what is overwritten
+        sam = build_sam(sam_config)
+    _load_part(projector, parts, PROJECTOR_PREFIX, missing, unexpected, path=folder)
+    _load_part(text_fcs, parts, TEXT_FCS_PREFIX, missing, unexpected, path=folder)
+    _load_part(sam, parts, SAM_PREFIX, missing, unexpected, assign=True, path=folder)
+    _refuse(folder, missing, unexpected)
+    return LlavaParts(llm, vision, processor, projector, text_fcs, sam)
+
+
 def load_videolisa(checkpoint: str | Path, clip: str | Path, dtype: str = "bf16", device: str = "cpu",
                    allow_download: bool = False) -> tuple[VideoLisa, LegacySentencePieceTokenizer]:
     """Load the model and its legacy tokenizer; refuse any missing or unexpected weight."""
@@ -235,47 +289,15 @@ def load_videolisa(checkpoint: str | Path, clip: str | Path, dtype: str = "bf16"
     if len(tok) > phi3.vocab_size:
         raise InputError(folder / "config.json",
                          f"vocab_size {phi3.vocab_size} is smaller than the tokenizer ({len(tok)} tokens)")
-    files = weight_files(folder)
-    keys = all_keys(files)
-    known = (*LLM_PREFIXES, PROJECTOR_PREFIX, TEXT_FCS_PREFIX, SAM_PREFIX)
-    missing: list[str] = []
-    unexpected = [k for k in keys if not k.startswith(known) and not k.startswith(IGNORED_PREFIXES)
-                  and not k.endswith(IGNORED_SUFFIXES)]
-
     phi3.sliding_window = hf_sliding_window(phi3.sliding_window)  # flash-attn 2 semantics of 4.41
-    try:
-        with _quiet_transformers():  # its load report lists every non-LLM key as "unexpected"
-            llm, info = Phi3ForCausalLM.from_pretrained(
-                str(folder), config=phi3, dtype=torch_dtype, attn_implementation="sdpa",
-                output_loading_info=True)
-    except (OSError, ValueError, RuntimeError) as e:
-        raise InputError(folder, f"the Phi-3 language model does not load ({e})") from e
-    missing += list(info.get("missing_keys", []))
-    mismatched = info.get("mismatched_keys", [])
-    if mismatched:
-        raise InputError(folder, f"weights of the wrong shape: {sorted(map(str, mismatched))[:10]}")
-
-    vision, processor = load_clip(clip, torch_dtype, allow_download)
-    mm_hidden = raw.get("mm_hidden_size", vision.config.hidden_size)
-    if vision.config.hidden_size != mm_hidden:
-        raise InputError(Path(str(clip)), f"CLIP width {vision.config.hidden_size} != the checkpoint's "
-                                          f"mm_hidden_size {mm_hidden}")
-
-    parts = read_weights(files, keep=lambda k: k.startswith((PROJECTOR_PREFIX, TEXT_FCS_PREFIX, SAM_PREFIX)))
-    projector = build_projector(raw.get("mm_projector_type", "linear"), mm_hidden, phi3.hidden_size)
-    text_fcs = build_text_hidden_fcs(phi3.hidden_size, int(raw["out_dim"]))
-    with torch.device("meta"):  # SAM ViT-H is 0.6B parameters: do not initialise what is overwritten
-        sam = build_sam(sam_config)
-    _load_part(projector, parts, PROJECTOR_PREFIX, missing, unexpected, path=folder)
-    _load_part(text_fcs, parts, TEXT_FCS_PREFIX, missing, unexpected, path=folder)
-    _load_part(sam, parts, SAM_PREFIX, missing, unexpected, assign=True, path=folder)
-    _refuse(folder, missing, unexpected)
+    parts = load_llava_parts(folder, raw, Phi3ForCausalLM, phi3, "Phi-3", clip, torch_dtype, sam_config,
+                             allow_download)
 
     model = VideoLisa(
-        llm, vision, projector, text_fcs, sam, seg_id,
+        parts.llm, parts.vision, parts.projector, parts.text_fcs, parts.sam, seg_id,
         select_layer=int(raw.get("mm_vision_select_layer", -2)),
         select_feature=str(raw.get("mm_vision_select_feature", "patch")),
-        clip_processor=processor,
+        clip_processor=parts.processor,
     )
     return model.cast(torch_dtype, device).eval(), tok
 
