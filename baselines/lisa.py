@@ -29,7 +29,6 @@ from reasonvos.videolisa.checkpoint import (
     official_state_dict,
     resolve_checkpoint,
 )
-from reasonvos.videolisa.frames import read_rgb
 from reasonvos.videolisa.model import VideoLisa, build_projector, build_text_hidden_fcs
 from reasonvos.videolisa.sam_adapter import SAM_CONFIGS, SamConfig, build_sam, tiny_sam_config
 from reasonvos.videolisa.tokenizer import (
@@ -44,6 +43,7 @@ from transformers import CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaFo
 
 from reasonvos.errors import InputError
 from reasonvos.fileio import atomic_dir, read_json, require_dict
+from reasonvos.frames import read_rgb
 from reasonvos.segmenter import VideoSegmenter
 
 if TYPE_CHECKING:

@@ -15,27 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from reasonvos.errors import InputError, MaskError
+from reasonvos.frames import read_gray
 from reasonvos.segmenter import VideoSegmenter
 
 if TYPE_CHECKING:
     from reasonvos.model import Benchmark, Sample, Video
-
-
-def read_gray(path: Path) -> np.ndarray:
-    """A frame as 8-bit grayscale, or an InputError naming the file."""
-    if not path.is_file():
-        raise InputError(path, "video frame not found")
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise MaskError(path, "video frame does not decode as an image")
-    return img
 
 
 class EmptyFloor(VideoSegmenter):

@@ -15,7 +15,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from PIL import Image  # noqa: E402
-from reasonvos.videolisa.frames import read_video_frames  # noqa: E402
 from reasonvos.videolisa.prompts import query_for  # noqa: E402
 from reasonvos.videolisa.segmenter import VideoLisaSegmenter  # noqa: E402
 from reasonvos.videolisa.tiny import tiny_videolisa  # noqa: E402
@@ -23,6 +22,7 @@ from writers.reasonvos import write_reasonvos  # noqa: E402
 
 from reasonvos import load_benchmark  # noqa: E402
 from reasonvos.cli import main  # noqa: E402
+from reasonvos.frames import read_video_frames  # noqa: E402
 from reasonvos.runner import run_inference  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from reasonvos.frames import read_video_frames
 from reasonvos.segmenter import VideoSegmenter
 
-from .frames import read_video_frames
 from .model import VideoLisa
 from .prompts import phi3_prompt, query_for
 from .sampling import NUM_FRAMES_DENSE, NUM_FRAMES_SPARSE, dense_positions, sparse_indices

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def segment_video(opts: argparse.Namespace) -> int:
-    from ..videolisa.frames import frame_folder_video, read_rgb, read_video_file
+    from ..frames import frame_folder_video, read_rgb, read_video_file
     from .infer import MODELS
 
     module = importlib.import_module(MODELS[opts.model])

@@ -1,7 +1,8 @@
 """Reading video frames as RGB arrays: benchmark videos, frame folders and video files.
 
-No torch here: ``reasonvos segment`` uses it before any model is built. Frames are RGB (the
-original chat demo fed BGR to CLIP and SAM, specs/videolisa.md §9.2; the eval scripts convert).
+Core (no torch): models, baselines and ``reasonvos segment`` all read frames through it. Frames
+are RGB (VideoLISA's original chat demo fed BGR to CLIP and SAM, specs/videolisa.md §9.2; the
+eval scripts convert); flow-based baselines read 8-bit grayscale.
 """
 
 from __future__ import annotations
@@ -25,6 +26,16 @@ def read_rgb(path: Path) -> np.ndarray:
     if img is None:
         raise InputError(path, "frame does not decode as an image")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """One image file -> (H, W) uint8 grayscale, or an InputError naming the file."""
+    if not path.is_file():
+        raise MissingFileError(path, "frame not found")
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise InputError(path, "frame does not decode as an image")
+    return img
 
 
 def read_video_frames(video: Video) -> list[np.ndarray]:
