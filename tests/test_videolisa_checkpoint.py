@@ -23,14 +23,7 @@ from safetensors.torch import load_file, save_file  # noqa: E402
 
 from reasonvos.errors import InputError, MissingFileError  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread (and the suite shares two cores with others)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,7 @@ from reasonvos.videolisa.tiny import tiny_config, tiny_videolisa  # noqa: E402
 from reasonvos.videolisa.tokenizer import tokenize_with_image  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,7 @@ from reasonvos.videolisa.sampling import dense_positions  # noqa: E402
 from reasonvos.videolisa.tiny import tiny_videolisa  # noqa: E402
 from reasonvos.videolisa.tokenizer import IMAGE_TOKEN_INDEX, tokenize_with_image  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread (and the suite shares two cores with others)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
