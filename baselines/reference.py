@@ -28,28 +28,30 @@ if TYPE_CHECKING:
     from reasonvos.model import Benchmark, Sample, Video
 
 
-class EmptyFloor(VideoSegmenter):
+class _ConstantFloor(VideoSegmenter):
+    """The same mask value on every pixel of every frame: a trivial lower bound."""
+
+    role = "floor"
+    fill: bool = False
+
+    def segment(self, video: Video, text: str) -> Iterator[np.ndarray]:
+        size = video.frame_size()
+        for _ in video.frames:
+            yield np.full(size, self.fill, bool)
+
+
+class EmptyFloor(_ConstantFloor):
     """Predicts nothing anywhere: the J&F floor (scores only frames where the object is absent)."""
 
     name = "empty"
-    role = "floor"
-
-    def segment(self, video: Video, text: str) -> Iterator[np.ndarray]:
-        size = video.frame_size()
-        for _ in video.frames:
-            yield np.zeros(size, bool)
+    fill = False
 
 
-class FullFrameFloor(VideoSegmenter):
+class FullFrameFloor(_ConstantFloor):
     """Predicts the whole frame: the floor for methods that over-segment."""
 
     name = "full-frame"
-    role = "floor"
-
-    def segment(self, video: Video, text: str) -> Iterator[np.ndarray]:
-        size = video.frame_size()
-        for _ in video.frames:
-            yield np.ones(size, bool)
+    fill = True
 
 
 class _FirstMaskOracle(VideoSegmenter):
