@@ -10,6 +10,7 @@ unpacked with :mod:`reasonvos.extract`, whose marker makes a second run a no-op.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -23,7 +24,14 @@ import urllib3
 from tqdm import tqdm
 
 from .errors import DownloadError, InputError
-from .extract import ExtractLimits, archive_kind, extract_archive, is_extracted, sha256_file
+from .extract import (
+    CorruptArchiveError,
+    ExtractLimits,
+    archive_kind,
+    extract_archive,
+    is_extracted,
+    sha256_file,
+)
 from .fileio import read_json, write_json_atomic
 from .sources import BenchmarkSource, SourceFile, Variant, get_source
 
@@ -122,13 +130,22 @@ def _content_range_start(value: str | None) -> tuple[int, int | None] | None:
     return int(m.group(1)), None if m.group(2) == "*" else int(m.group(2))
 
 
+def _read_origin(path: Path) -> dict:
+    """The record beside a ``.part`` file (URL, ETag, Last-Modified, length); {} if absent or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _http_attempt(session: requests.Session, url: str, part: Path, size: int | None,
                   policy: RetryPolicy, quiet: bool) -> None:
     """One request: resume ``part`` from its current length; raise _Transient to be retried."""
-    origin = part.with_name(part.name + ".url")  # which mirror the partial bytes came from
-    if part.exists() and (not origin.is_file() or origin.read_text(encoding="utf-8") != url):
+    origin = part.with_name(part.name + ".url")  # where and from which version the partial bytes came
+    state = _read_origin(origin)
+    if part.exists() and state.get("url") != url:
         part.unlink()  # never splice bytes from two servers
-    origin.write_text(url, encoding="utf-8")
     offset = part.stat().st_size if part.exists() else 0
     if size is not None and offset > size:
         part.unlink()
@@ -136,10 +153,16 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
     headers = {"Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
+        etag, modified = state.get("etag"), state.get("last_modified")
+        validator = etag if isinstance(etag, str) and not etag.startswith("W/") else modified
+        if isinstance(validator, str) and validator:
+            headers["If-Range"] = validator  # a changed file comes back whole (200), not as a tail
     try:
         resp = session.get(url, headers=headers, stream=True, timeout=(policy.timeout, policy.timeout))
     except (requests.ConnectionError, requests.Timeout) as e:
         raise _Transient(f"{type(e).__name__}: {e}") from e
+    except requests.RequestException as e:  # too many redirects, a malformed URL: retrying will not help
+        raise DownloadError(None, f"{type(e).__name__}: {e}") from e
     with resp:
         status = resp.status_code
         if status == 416 and size is not None and offset == size:
@@ -158,11 +181,17 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
             if rng is None or rng[0] != offset:
                 part.unlink(missing_ok=True)
                 raise _Transient(f"server answered the wrong range ({resp.headers.get('Content-Range')})")
+            known = state.get("total")
+            if isinstance(known, int) and rng[1] is not None and rng[1] != known:
+                part.unlink(missing_ok=True)
+                raise _Transient(f"the file changed on the server ({rng[1]} bytes, was {known}); starting over")
             total = rng[1]
         else:
             mode, offset = "wb", 0  # a 200 ignores our Range: start over
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
+            write_json_atomic(origin, {"url": url, "etag": resp.headers.get("ETag"),
+                                       "last_modified": resp.headers.get("Last-Modified"), "total": total})
         total = total or size
         with open(part, mode) as f, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
                                          desc=part.name[: -len(".part")], disable=quiet) as bar:
@@ -210,8 +239,12 @@ def http_download(urls: Sequence[str], dest: Path, *, size: int | None = None, s
         if not ok:
             errors.append(f"{url}: {last}")
             continue
-        digest = verify_file(part, size, sha256, what=f"download of {dest.name}", expect_archive=expect_archive,
-                             name=dest.name)
+        try:
+            digest = verify_file(part, size, sha256, what=f"download of {dest.name}", expect_archive=expect_archive,
+                                 name=dest.name)
+        except DownloadError as e:  # a bad file at one URL (a moved page, a stale mirror): try the next
+            errors.append(f"{url}: {e.problem}")
+            continue
         os.replace(part, dest)
         part.with_name(part.name + ".url").unlink(missing_ok=True)
         _record_verified(dest, digest, self_recorded=sha256 is None)
@@ -472,6 +505,24 @@ def download_benchmark(
     return result
 
 
+def _unpack_download(dest: Path, sha: str, entry: SourceFile, root: Path, limits: ExtractLimits,
+                     quiet: bool) -> str:
+    """Unpack a file we downloaded; if it proves corrupt and no checksum vouches for it, move it
+    aside and forget its self-recorded sha256, so the next run downloads it again."""
+    try:
+        return _unpack_or_install(dest, sha, entry, root, limits, quiet)
+    except CorruptArchiveError as e:
+        if entry.sha256 is not None:  # the published checksum matched: downloading again cannot help
+            raise
+        records = _verified_records(dest.parent)
+        if records.pop(dest.name, None) is not None:
+            write_json_atomic(dest.parent / VERIFIED, records)
+        corrupt = dest.with_name(dest.name + ".corrupt")
+        os.replace(dest, corrupt)
+        raise DownloadError(dest, f"{e.problem.removesuffix('; download it again')}; it was moved to "
+                                  f"{corrupt.name}, so the next run downloads it afresh") from e
+
+
 def _fetch_entry(entry: SourceFile, root: Path, downloads: Path, policy: RetryPolicy | None,
                  limits: ExtractLimits, quiet: bool, hub_endpoint: str | None, result: DownloadResult) -> list[str]:
     expect_archive = entry.archive is not None
@@ -479,7 +530,7 @@ def _fetch_entry(entry: SourceFile, root: Path, downloads: Path, policy: RetryPo
         dest = downloads / Path(entry.name).name
         sha = http_download(entry.urls, dest, size=entry.size, sha256=entry.sha256, policy=policy, quiet=quiet,
                             expect_archive=expect_archive)
-        return [_unpack_or_install(dest, sha, entry, root, limits, quiet)]
+        return [_unpack_download(dest, sha, entry, root, limits, quiet)]
     if entry.method == "gdrive":
         dest = downloads / Path(entry.name).name
         sha = gdrive_download(entry.gdrive_id or "", dest, size=entry.size, sha256=entry.sha256, policy=policy,
@@ -487,7 +538,7 @@ def _fetch_entry(entry: SourceFile, root: Path, downloads: Path, policy: RetryPo
         if entry.sha256 is None:
             result.notes.append(f"{dest.name}: sha256 {sha} (none is published; self-recorded in "
                                 f"{downloads / VERIFIED})")
-        return [_unpack_or_install(dest, sha, entry, root, limits, quiet)]
+        return [_unpack_download(dest, sha, entry, root, limits, quiet)]
     hub_dir = downloads / "hub" / (entry.hf_repo or "").replace("/", "__")
     if entry.method == "hf":
         local, sha = hub_download(entry.hf_repo or "", entry.hf_path or entry.name, hub_dir,

@@ -2,8 +2,8 @@
 
 Archives come from the internet or from users, so every entry is checked before a byte is
 written: no absolute paths, no ``..``, no links of any kind, no device files or fifos, and caps on
-the total unpacked size and (zip) the per-member compression ratio. Extraction happens in a
-temporary folder beside the target and is moved into place afterwards; a marker file
+the total unpacked size and the compression ratio (per zip member, and of the whole archive).
+Extraction happens in a temporary folder beside the target and is moved into place afterwards; a marker file
 (``.reasonvos-complete.json``) written *last* records which archives (by name and sha256) the
 target holds, so an interrupted extraction never looks finished. A refusal is an
 :class:`UnsafeArchiveError` naming the archive and the entry, with nothing written outside the
@@ -13,12 +13,14 @@ target (the temporary folder is removed).
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import shutil
 import stat
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +34,10 @@ from .fileio import read_json, write_json_atomic
 
 MARKER = ".reasonvos-complete.json"
 _CHUNK = 1 << 20
+
+
+class CorruptArchiveError(InputError):
+    """The archive's bytes are damaged (bad CRC, truncated stream): only a new download helps."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,12 @@ def safe_relpath(archive: Path, name: str) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
+def _names_the_root(name: str) -> bool:
+    """A directory entry such as ``./`` (``tar -C dir .``) names the target itself: nothing to make."""
+    unified = name.replace("\\", "/")
+    return not unified.startswith("/") and all(p in ("", ".") for p in unified.split("/"))
+
+
 # ----------------------------------------------------------------------------------- members
 
 
@@ -101,8 +113,11 @@ def _zip_members(archive: Path, zf: zipfile.ZipFile, limits: ExtractLimits) -> l
     if len(infos) > limits.max_members:
         raise UnsafeArchiveError(archive, f"has {len(infos)} entries, more than the cap {limits.max_members}")
     total = 0
+    compressed = archive.stat().st_size
     out = []
     for info in infos:
+        if info.is_dir() and _names_the_root(info.filename):
+            continue
         rel = safe_relpath(archive, info.filename)
         mode = info.external_attr >> 16  # Unix mode when made on Unix; type bits 0 = plain entry
         if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
@@ -119,6 +134,10 @@ def _zip_members(archive: Path, zf: zipfile.ZipFile, limits: ExtractLimits) -> l
                 f"entry {info.filename!r} expands {info.file_size} bytes from {info.compress_size} "
                 f"(ratio over the cap {limits.max_ratio:g}): a compression bomb?",
             )
+        if total > limits.ratio_min_bytes and total > limits.max_ratio * max(compressed, 1):
+            raise UnsafeArchiveError(  # many small members, each under the per-member floor
+                archive, f"entry {info.filename!r} takes the unpacked size over {limits.max_ratio:g} times the archive size"
+            )
         out.append(_Member(rel, info.is_dir(), info.file_size, lambda info=info: zf.open(info)))
     return out
 
@@ -130,6 +149,8 @@ def _tar_members(archive: Path, tf: tarfile.TarFile, limits: ExtractLimits) -> I
     for count, ti in enumerate(tf, start=1):
         if count > limits.max_members:
             raise UnsafeArchiveError(archive, f"has more entries than the cap {limits.max_members}")
+        if ti.isdir() and _names_the_root(ti.name):
+            continue
         rel = safe_relpath(archive, ti.name)
         if ti.issym() or ti.islnk():
             raise UnsafeArchiveError(archive, f"entry {ti.name!r} is a link (to {ti.linkname!r}); links are refused")
@@ -256,6 +277,8 @@ def extract_archive(
     """
     archive, target = Path(archive), Path(target)
     limits = limits or ExtractLimits()
+    if not archive.is_file():
+        raise InputError(archive, "archive not found")
     sha256 = sha256 or sha256_file(archive)
     if is_extracted(target, archive.name, sha256):
         return target
@@ -276,8 +299,19 @@ def extract_archive(
                 else:
                     with tarfile.open(archive, "r:*") as tf:
                         files = _write_members(archive, _tar_members(archive, tf, limits), tmp, limits, bar)
-            except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as e:
-                raise InputError(archive, f"archive is corrupt or truncated ({e}); download it again") from e
+                        # read the compressed stream to its end: only there are gzip/xz checksums checked
+                        while tf.fileobj.read(_CHUNK):
+                            pass
+            except OSError as e:
+                if e.errno is None:  # gzip/bz2 stream errors: the archive's bytes are bad
+                    raise CorruptArchiveError(archive, f"archive is corrupt or truncated ({e}); download it again") from e
+                # the OS refused a write (disk full, name too long, read-only): not the archive's fault
+                raise InputError(target, f"cannot unpack {archive.name} here: {e.strerror}"
+                                         + (f" ({Path(e.filename).name})" if e.filename else "")) from e
+            except (zipfile.BadZipFile, tarfile.TarError, EOFError, ValueError, lzma.LZMAError, zlib.error) as e:
+                raise CorruptArchiveError(archive, f"archive is corrupt or truncated ({e}); download it again") from e
+            except RuntimeError as e:  # zipfile: encrypted entry, or a method it lacks (Deflate64)
+                raise InputError(archive, f"cannot be unpacked ({e}); re-pack it as a plain zip or tar") from e
         dest = target
         try:
             root = _layout_root(tmp, layout_markers, archive)

@@ -50,7 +50,7 @@ def _open(path: Path) -> Image.Image:
     try:
         img = Image.open(path)
         img.load()
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise MaskError(path, f"PNG does not decode ({e})") from e
     return img
 
@@ -97,7 +97,7 @@ def png_size(path: str | Path) -> tuple[int, int]:
     try:
         with Image.open(path) as img:
             w, h = img.size
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise MaskError(path, f"image does not decode ({e})") from e
     return h, w
 
@@ -187,7 +187,37 @@ def decode_rle(rle: Any, where: str | Path | None = None, size: tuple[int, int] 
         raise MaskError(where, f"RLE does not decode ({e})") from e
     if m.shape != (h, w) or _rle_area(obj) > h * w:
         raise MaskError(where, "RLE counts do not match its size")
+    # pycocotools leaves pixels past the last run undefined, so the runs must cover H*W exactly.
+    covered = sum(int(c) for c in counts) if isinstance(counts, list) else _compressed_total(obj["counts"], where)
+    if covered != h * w:
+        raise MaskError(where, f"RLE counts cover {covered} pixels, but its size {h}x{w} has {h * w}")
     return m.astype(bool)
+
+
+def _compressed_total(counts: bytes, where: str | Path | None) -> int:
+    """Sum of the run lengths of a compressed COCO counts string (COCO's documented encoding:
+    5-bit groups offset by 48, 0x20 = more groups follow, 0x10 = sign of the last group, runs
+    after the second stored as the difference to the run two places before)."""
+    runs: list[int] = []
+    pos, n = 0, len(counts)
+    while pos < n:
+        value, shift, more = 0, 0, True
+        while more:
+            if pos >= n:
+                raise MaskError(where, "RLE counts string ends in the middle of a run")
+            c = counts[pos] - 48
+            value |= (c & 0x1F) << shift
+            more = bool(c & 0x20)
+            pos += 1
+            shift += 5
+            if not more and c & 0x10:
+                value |= -1 << shift
+        if len(runs) > 2:
+            value += runs[-2]
+        if value < 0:
+            raise MaskError(where, "RLE counts string holds a negative run length")
+        runs.append(value)
+    return sum(runs)
 
 
 def _rle_area(obj: dict) -> int:

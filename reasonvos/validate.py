@@ -31,6 +31,8 @@ from .registry import BENCHMARKS, load_benchmark
 from .sources import published_counts
 
 EXAMPLES = 5
+# what a damaged image raises; a header claiming a huge size is a DecompressionBombError (not an OSError)
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 _POOL_MIN_TASKS = 400  # below this, a process pool costs more than it saves
 
 
@@ -130,7 +132,7 @@ def check_binary_mask(mask: str, frame: str | None) -> list[Finding]:
             img.load()
             mode, size = img.mode, img.size
             arr = np.asarray(img.convert("L") if mode in ("RGB", "RGBA", "LA") else img)
-    except (OSError, SyntaxError, ValueError) as e:
+    except _DECODE_ERRORS as e:
         return [("error", "undecodable-mask", mask, f"PNG does not decode ({e})")]
     if mode in ("RGB", "RGBA", "LA"):
         out.append(("warning", "rgb-mask", mask, f"colour PNG (mode {mode}): binary evaluators still see non-zero "
@@ -144,7 +146,7 @@ def check_binary_mask(mask: str, frame: str | None) -> list[Finding]:
         try:
             with Image.open(frame) as f:
                 fsize = f.size
-        except (OSError, SyntaxError, ValueError):
+        except _DECODE_ERRORS:
             fsize = None  # the frame's own problem is reported by the frame check
         if fsize is not None and fsize != size:
             out.append(("error", "mask-size", mask, f"mask is {size[1]}x{size[0]} but its frame is {fsize[1]}x{fsize[0]}"))
@@ -156,7 +158,7 @@ def check_frame(frame: str) -> list[Finding]:
     try:
         with Image.open(frame) as img:
             img.load()
-    except (OSError, SyntaxError, ValueError) as e:
+    except _DECODE_ERRORS as e:
         return [("error", "undecodable-frame", frame, f"image does not decode ({e})")]
     return []
 
@@ -420,7 +422,7 @@ def _scan_annotation_dirs(report: Report, bench) -> None:
             try:
                 with Image.open(p) as img:
                     mode = img.mode
-            except (OSError, SyntaxError, ValueError):
+            except _DECODE_ERRORS:
                 continue  # reported by the GT decode
             if mode in ("RGB", "RGBA"):
                 report.error("rgb-mask", p, f"colour PNG (mode {mode}) where palette ids are expected: re-saved "
@@ -505,6 +507,10 @@ def validate(name: str, root: str | Path, split: str | None = None, *, deep: boo
     report = Report(name, root, split)
     if not root.exists():
         report.error("structure", root, "benchmark root not found")
+        return report
+    if not root.is_dir():
+        report.error("structure", root, "is a file, not a folder: pass the benchmark root (an archive must be "
+                     "unpacked first, e.g. with `reasonvos download NAME --archive FILE`)")
         return report
     if name == "reasonvos":
         if split not in (None, "test", "all"):

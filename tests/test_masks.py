@@ -138,3 +138,20 @@ def test_malformed_rles_are_errors(rle):
 def test_uncompressed_list_counts_are_accepted():
     mask = decode_rle({"size": [2, 2], "counts": [1, 2, 1]})
     assert mask.T.ravel().tolist() == [False, True, True, False]
+
+
+def test_a_png_whose_header_claims_a_bomb_size_is_a_mask_error(tmp_path):
+    """Pillow refuses images over its pixel limit; that is a broken file, not a crash."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 0, 0, 0, 0)  # 3.6 gigapixels, grayscale
+    path = tmp_path / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    with pytest.raises(MaskError, match="bomb.png"):
+        read_binary_png(path)
+    with pytest.raises(MaskError, match="bomb.png"):
+        png_size(path)

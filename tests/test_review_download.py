@@ -1,0 +1,430 @@
+"""Review of download / safe extraction / validation (issue #4): the pitfalls an independent
+reviewer tried, each pinned by a test. Archives are written by the tests; HTTP goes to a tiny
+server on 127.0.0.1 that can change its file between requests, honour or ignore Range and
+If-Range, and cut a transfer short."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from writers.archives import write_tar, write_tar_link, write_zip
+
+from reasonvos.download import RetryPolicy, http_download
+from reasonvos.errors import DownloadError, InputError, UnsafeArchiveError
+from reasonvos.extract import MARKER, ExtractLimits, extract_archive, read_marker
+from reasonvos.validate import validate
+
+FAST = RetryPolicy(attempts=3, base_delay=0.0, timeout=5.0)
+
+
+def tree(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
+
+
+# ---------------------------------------------------------------------------- extraction
+
+
+def test_tar_made_with_dot_as_its_root_extracts(tmp_path: Path):
+    """`tar -cf x.tar -C dir .` starts with a './' entry: it names the target itself, not an escape."""
+    src = tmp_path / "src"
+    (src / "JPEGImages/v").mkdir(parents=True)
+    (src / "JPEGImages/v/00000.jpg").write_bytes(b"jpeg")
+    archive = tmp_path / "dot.tar"
+    with tarfile.open(archive, "w") as tf:
+        tf.add(src, arcname=".")
+    with tarfile.open(archive) as tf:
+        assert tf.getnames()[0] == "."
+    extract_archive(archive, tmp_path / "out")
+    assert (tmp_path / "out/JPEGImages/v/00000.jpg").read_bytes() == b"jpeg"
+
+
+@pytest.mark.parametrize("name", ["..\\evil.txt", "./../evil.txt", "a/./../../evil.txt", "a\\..\\..\\evil.txt",
+                                  ".\\..\\evil.txt", "C:\\evil.txt", "\\\\host\\share\\evil.txt"])
+def test_zip_names_that_normalise_to_an_escape_are_refused(tmp_path: Path, name: str):
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("ok.txt", b"fine")
+        zf.writestr(zipfile.ZipInfo(name), b"evil")  # ZipInfo keeps the raw name (no normalising)
+    assert name in zipfile.ZipFile(archive).namelist()
+    with pytest.raises(UnsafeArchiveError, match="a.zip"):
+        extract_archive(archive, tmp_path / "t/out")
+    assert tree(tmp_path / "t") == set() and not (tmp_path / "evil.txt").exists()
+
+
+def test_tar_hardlink_to_an_outside_file_is_refused_and_nothing_is_written(tmp_path: Path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not touch")
+    archive = write_tar_link(tmp_path / "h.tar", "JPEGImages/x.jpg", str(secret), hard=True,
+                             extra={"JPEGImages/a.jpg": b"a"})
+    with pytest.raises(UnsafeArchiveError, match="h.tar.*link"):
+        extract_archive(archive, tmp_path / "t/out")
+    assert tree(tmp_path / "t") == set() and secret.read_text() == "do not touch"
+
+
+def _patch_zip_sizes(path: Path, declared: int) -> None:
+    """Make the local and central headers claim ``declared`` uncompressed bytes (a lying zip)."""
+    data = bytearray(path.read_bytes())
+    local = data.find(b"PK\x03\x04")
+    central = data.find(b"PK\x01\x02")
+    data[local + 22: local + 26] = declared.to_bytes(4, "little")
+    data[central + 24: central + 28] = declared.to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+
+def test_zip_whose_headers_understate_the_size_never_writes_past_the_declared_size(tmp_path: Path):
+    """Headers say 1000 bytes; the data inflates to 4 MB. The caps must count what is written."""
+    archive = tmp_path / "liar.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("JPEGImages/big.bin", b"\0" * (4 << 20))
+    _patch_zip_sizes(archive, 1000)
+    assert zipfile.ZipFile(archive).getinfo("JPEGImages/big.bin").file_size == 1000
+    with pytest.raises(InputError, match="liar.zip"):
+        extract_archive(archive, tmp_path / "t/out", limits=ExtractLimits(max_total_bytes=1 << 20))
+    assert tree(tmp_path / "t") == set()  # the temporary folder is gone too
+
+
+def test_zip_bomb_split_into_many_small_members_is_refused(tmp_path: Path):
+    """Each member stays under the per-member ratio floor (1 MB); the archive as a whole is a bomb."""
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for i in range(40):
+            zf.writestr(f"JPEGImages/v/{i:05d}.jpg", b"\0" * (512 << 10))
+    assert archive.stat().st_size < 100_000  # 20 MB of members
+    with pytest.raises(UnsafeArchiveError, match="many.zip.*times the archive size"):
+        extract_archive(archive, tmp_path / "t/out")
+    assert tree(tmp_path / "t") == set()
+
+
+def test_a_disk_side_failure_is_not_called_a_corrupt_archive(tmp_path: Path):
+    """A write that the OS refuses (here: a name too long; in real life a full disk) is not the
+    archive's fault; calling it corrupt would send the user (and the downloader) to fetch it again."""
+    from reasonvos.extract import CorruptArchiveError
+
+    archive = write_zip(tmp_path / "long.zip", {"JPEGImages/" + "x" * 300 + ".jpg": b"a"})
+    with pytest.raises(InputError, match="File name too long") as info:
+        extract_archive(archive, tmp_path / "t/out")
+    assert not isinstance(info.value, CorruptArchiveError) and "corrupt" not in str(info.value)
+    assert tree(tmp_path / "t") == set()
+
+
+def test_missing_archive_is_an_input_error(tmp_path: Path):
+    with pytest.raises(InputError, match="nope.zip: archive not found"):
+        extract_archive(tmp_path / "nope.zip", tmp_path / "out")
+
+
+def test_unicode_entry_names_extract_in_zip_and_tar(tmp_path: Path):
+    files = {"JPEGImages/vidéo_猫/00000.jpg": b"a", "JPEGImages/Ωmega/ß.jpg": b"b"}
+    for archive in (write_zip(tmp_path / "u.zip", files), write_tar(tmp_path / "u.tar.gz", files)):
+        out = tmp_path / f"out-{archive.name}"
+        extract_archive(archive, out)
+        assert (out / "JPEGImages/vidéo_猫/00000.jpg").read_bytes() == b"a"
+        assert (out / "JPEGImages/Ωmega/ß.jpg").read_bytes() == b"b"
+
+
+def _flag_zip(path: Path, *, encrypted: bool = False, method: int | None = None) -> None:
+    data = bytearray(path.read_bytes())
+    local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+    if encrypted:
+        data[local + 6] |= 1
+        data[central + 8] |= 1
+    if method is not None:
+        data[local + 8] = method
+        data[central + 10] = method
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("flag", [{"encrypted": True}, {"method": 9}], ids=["encrypted", "deflate64"])
+def test_zip_that_python_cannot_unpack_is_an_input_error(tmp_path: Path, flag: dict):
+    """Password-protected zips and Deflate64 (Windows' 'Send to zip' for big files) must not crash."""
+    archive = write_zip(tmp_path / "w.zip", {"JPEGImages/a.jpg": b"hello"})
+    _flag_zip(archive, **flag)
+    with pytest.raises(InputError, match="w.zip"):
+        extract_archive(archive, tmp_path / "t/out")
+    assert tree(tmp_path / "t") == set()
+
+
+def _corrupt_middle(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    for k in range(len(data) // 2, len(data) // 2 + 64):
+        data[k] ^= 0x55
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("mode", ["w:gz", "w:xz"])
+def test_corrupt_compressed_tar_is_an_input_error_not_garbage(tmp_path: Path, mode: str):
+    """Bytes flipped inside a member: the gzip/xz checksums catch it; nothing is marked complete."""
+    files = {f"JPEGImages/v/{i:05d}.jpg": os.urandom(100_000) for i in range(3)}
+    archive = write_tar(tmp_path / ("c.tar." + mode[2:]), files, mode=mode)
+    _corrupt_middle(archive)
+    with pytest.raises(InputError, match=r"c\.tar\..*corrupt"):
+        extract_archive(archive, tmp_path / "out")
+    assert not (tmp_path / "out" / MARKER).exists()
+    assert read_marker(tmp_path / "out") == {"archives": []}
+
+
+# ---------------------------------------------------------------------------------- HTTP
+
+
+class ChangingServer:
+    """Serves one path whose content can change; ETag per content; Range and If-Range honoured
+    unless told otherwise; the first ``cut_times`` replies stop after ``cut_after`` bytes."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.redirects: dict[str, str] = {}
+        self.etags = True
+        self.honour_range = True
+        self.cut_after = 0
+        self.cut_times = 0
+        self.content_type = "application/octet-stream"
+        self.requests: list[dict[str, str | None]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                rng, if_range = self.headers.get("Range"), self.headers.get("If-Range")
+                server.requests.append({"path": self.path, "range": rng, "if_range": if_range})
+                if self.path in server.redirects:
+                    self._send(302, b"", {"Location": server.redirects[self.path]})
+                    return
+                if self.path not in server.files:
+                    self._send(404, b"not found", {})
+                    return
+                data = server.files[self.path]
+                etag = f'"{hash(data) & 0xFFFFFFFF:08x}"'
+                headers = {"Content-Type": server.content_type, "Accept-Ranges": "bytes"}
+                if server.etags:
+                    headers["ETag"] = etag
+                status, body = 200, data
+                use_range = rng and server.honour_range and (if_range is None or if_range == etag)
+                if use_range:
+                    start = int(rng[6:].split("-")[0])
+                    if start >= len(data):
+                        self._send(416, b"", {"Content-Range": f"bytes */{len(data)}"})
+                        return
+                    status, body = 206, data[start:]
+                    headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+                if server.cut_times > 0:
+                    server.cut_times -= 1
+                    self.send_response(status)
+                    for k, v in {**headers, "Content-Length": str(len(body))}.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(body[: server.cut_after])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self._send(status, body, headers)
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address) -> None:
+                pass
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+
+@pytest.fixture
+def srv() -> Iterator[ChangingServer]:
+    s = ChangingServer()
+    yield s
+    s.httpd.shutdown()
+    s.httpd.server_close()
+
+
+def _interrupted(srv: ChangingServer, dest: Path, first: bytes, cut: int) -> None:
+    """Leave ``dest.part`` holding the first ``cut`` bytes of ``first``, as a killed run would."""
+    srv.files["/f.zip"] = first
+    srv.cut_after, srv.cut_times = cut, 1
+    with pytest.raises(DownloadError, match="cut short|interrupted"):
+        http_download([srv.url + "/f.zip"], dest, policy=RetryPolicy(attempts=1), quiet=True)
+    assert dest.with_name(dest.name + ".part").stat().st_size == cut
+
+
+def test_resume_against_a_server_that_ignores_range_gives_the_whole_file(srv: ChangingServer, tmp_path: Path):
+    data = os.urandom(50_000)
+    dest = tmp_path / "f.zip"
+    _interrupted(srv, dest, data, 20_000)
+    srv.honour_range = False  # answers 200 with the full body
+    http_download([srv.url + "/f.zip"], dest, policy=FAST, quiet=True)
+    assert dest.read_bytes() == data
+    assert srv.requests[-1]["range"] == "bytes=20000-"
+
+
+def test_resume_after_the_server_file_changed_does_not_splice_two_versions(srv: ChangingServer, tmp_path: Path):
+    """Same length, new content: If-Range with the first reply's ETag makes the server send it all."""
+    old, new = b"A" * 50_000, b"B" * 50_000
+    dest = tmp_path / "f.zip"
+    _interrupted(srv, dest, old, 20_000)
+    srv.files["/f.zip"] = new
+    http_download([srv.url + "/f.zip"], dest, policy=FAST, quiet=True)  # no size or sha256 published (Ref-DAVIS)
+    assert dest.read_bytes() == new
+    assert srv.requests[-1]["if_range"] is not None
+
+
+def test_resume_after_the_server_file_changed_length_starts_over(srv: ChangingServer, tmp_path: Path):
+    """No ETag at all, but the Content-Range total differs from the first reply's length."""
+    srv.etags = False
+    old, new = b"A" * 50_000, b"B" * 60_000
+    dest = tmp_path / "f.zip"
+    _interrupted(srv, dest, old, 20_000)
+    srv.files["/f.zip"] = new
+    http_download([srv.url + "/f.zip"], dest, policy=FAST, quiet=True)
+    assert dest.read_bytes() == new
+
+
+def test_part_longer_than_the_changed_server_file_is_restarted_after_416(srv: ChangingServer, tmp_path: Path):
+    srv.etags = False
+    dest = tmp_path / "f.zip"
+    _interrupted(srv, dest, b"A" * 50_000, 40_000)
+    srv.files["/f.zip"] = new = b"C" * 30_000
+    http_download([srv.url + "/f.zip"], dest, policy=FAST, quiet=True)
+    assert dest.read_bytes() == new
+    assert [r["range"] for r in srv.requests[-2:]] == ["bytes=40000-", None]
+
+
+def test_content_length_shorter_than_the_published_size_is_never_accepted(srv: ChangingServer, tmp_path: Path):
+    data = os.urandom(40_000)
+    srv.files["/f.zip"] = data[:30_000]  # a proxy announcing (and sending) a short body
+    with pytest.raises(DownloadError, match="30000 bytes, expected 40000"):
+        http_download([srv.url + "/f.zip"], tmp_path / "f.zip", size=40_000, policy=FAST, quiet=True)
+    assert not (tmp_path / "f.zip").exists()
+
+
+def test_web_page_behind_the_first_url_falls_back_to_the_second(srv: ChangingServer, tmp_path: Path):
+    """A dead academic link often answers 200 with an HTML page; the alternate URL must still be tried."""
+    good = write_zip(tmp_path / "good.zip", {"a.txt": b"a"}).read_bytes()
+    srv.files["/old/t.zip"] = b"<html>This page has moved</html>"
+    srv.files["/new/t.zip"] = good
+    dest = tmp_path / "dl/t.zip"
+    http_download([srv.url + "/old/t.zip", srv.url + "/new/t.zip"], dest, policy=FAST, quiet=True,
+                  expect_archive=True)
+    assert dest.read_bytes() == good
+    assert (tmp_path / "dl/t.zip.corrupt").read_bytes().startswith(b"<html>")
+
+
+def test_wrong_checksum_at_every_url_names_each(srv: ChangingServer, tmp_path: Path):
+    srv.files["/a/f.bin"] = b"x" * 10
+    srv.files["/b/f.bin"] = b"y" * 10
+    with pytest.raises(DownloadError) as info:
+        http_download([srv.url + "/a/f.bin", srv.url + "/b/f.bin"], tmp_path / "f.bin", sha256="0" * 64,
+                      policy=FAST, quiet=True)
+    assert "/a/f.bin" in str(info.value) and "/b/f.bin" in str(info.value)
+    assert not (tmp_path / "f.bin").exists()
+
+
+def test_redirect_loop_is_a_download_error_and_the_next_url_is_tried(srv: ChangingServer, tmp_path: Path):
+    """requests' TooManyRedirects is neither a connection error nor a timeout: it must not crash."""
+    srv.redirects["/loop/t.bin"] = "/loop/t.bin"
+    srv.files["/ok/t.bin"] = b"data"
+    http_download([srv.url + "/loop/t.bin", srv.url + "/ok/t.bin"], tmp_path / "t.bin", policy=FAST, quiet=True)
+    assert (tmp_path / "t.bin").read_bytes() == b"data"
+    with pytest.raises(DownloadError, match="loop/t.bin.*redirect"):
+        http_download([srv.url + "/loop/t.bin"], tmp_path / "u.bin", policy=FAST, quiet=True)
+
+
+def _crc_broken_zip(path: Path) -> bytes:
+    """A zip whose directory is fine (it passes as an archive) but whose stored data is damaged."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("DAVIS/JPEGImages/480p/v/00000.jpg", b"J" * 5000)
+    data = bytearray(path.read_bytes())
+    data[100:110] = b"X" * 10  # inside the stored member: the CRC no longer matches
+    return bytes(data)
+
+
+def test_corrupt_self_recorded_download_is_moved_aside_so_the_next_run_fetches_it_again(
+        srv: ChangingServer, tmp_path: Path, monkeypatch):
+    """No checksum is published for the DAVIS zips: a download that turns out corrupt when unpacked
+    must not stay recorded as verified, or every later run re-uses the same broken file."""
+    import requests
+
+    from reasonvos.download import download_benchmark
+
+    name = "DAVIS-2017-Unsupervised-trainval-480p.zip"
+    srv.files[f"/csergi/share/davis/{name}"] = _crc_broken_zip(tmp_path / "bad.zip")
+    original = requests.adapters.HTTPAdapter.send
+
+    def send(self, request, **kwargs):  # the ETH host, and only it, is served locally
+        host = "https://data.vision.ee.ethz.ch"
+        if request.url.startswith(host):
+            request.url = srv.url + request.url[len(host):]
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+    root = tmp_path / "root"
+    for _ in range(2):
+        with pytest.raises(DownloadError, match=f"{name}.*corrupt.*{name}.corrupt"):
+            download_benchmark("refdavis", root, accept_licence=True, quiet=True, policy=FAST, out=lambda s: None)
+        assert not (root / "downloads" / name).exists() and (root / "downloads" / f"{name}.corrupt").is_file()
+    assert [r["path"] for r in srv.requests].count(f"/csergi/share/davis/{name}") == 2
+
+
+# ------------------------------------------------------------------------------ validate
+
+
+def _png_claiming_a_huge_size(path: Path) -> None:
+    """A PNG whose header says 60000x60000: Pillow refuses it as a decompression bomb."""
+    import struct
+    import zlib
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    data[16:24] = struct.pack(">II", 60000, 60000)  # IHDR width, height
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("which", ["mask", "frame"])
+def test_png_or_jpeg_with_a_bomb_sized_header_is_an_error_not_a_crash(tmp_path: Path, which: str):
+    from writers.reasonvos import write_reasonvos
+
+    base = write_reasonvos(tmp_path)
+    target = base / ("Annotations/mevis_a1b2c3_d4_0/00001.png" if which == "mask" else "JPEGImages/a1b2c3_d4/00001.jpg")
+    assert target.is_file()
+    _png_claiming_a_huge_size(target)
+    report = validate("reasonvos", base, deep=True)
+    assert not report.ok
+    assert any(p.where == str(target) and p.kind.startswith("undecodable") for p in report.errors), report.format()
+
+
+@pytest.mark.parametrize("name", ["reasonvos", "mevis", "refytvos", "refdavis"])
+def test_validate_on_a_file_says_it_is_not_a_folder(tmp_path: Path, name: str):
+    root = tmp_path / "data.zip"
+    root.write_bytes(b"PK")
+    report = validate(name, root)
+    assert not report.ok
+    assert [(p.kind, p.where) for p in report.errors] == [("structure", str(root))]
+    assert "not a folder" in report.errors[0].message
+
+
+@pytest.mark.parametrize("name", ["reasonvos", "mevis", "refytvos", "refdavis"])
+def test_validate_on_an_empty_folder_is_broken_with_one_structure_error(tmp_path: Path, name: str):
+    report = validate(name, tmp_path)
+    assert not report.ok and len(report.errors) == 1
+    assert report.verdict().startswith("VERDICT: BROKEN (1 errors")
