@@ -76,8 +76,10 @@ def import_predictions(
 ) -> Results:
     """Score ``pred`` (a folder or a zip/tar archive in ``benchmark``'s layout) and write ``out``."""
     from reasonvos.evaluators import score
+    from reasonvos.evaluators.results import check_output_path
 
     pred, out = Path(pred), Path(out)
+    check_output_path(out, "the results file")
     if not method.strip():
         raise InputError(None, "--method must name the method whose predictions these are")
     if not source.strip():

@@ -113,6 +113,8 @@ def _stray_detail(name: str, by_number: dict[int, str]) -> str:
         return "JPEG file; predictions must be PNG"
     if ext.lower() != ".png":
         return f"not a PNG ({ext or 'no extension'})"
+    if ext != ".png":  # predictions are matched by exact name, as the official scripts open them
+        return f"extension {ext}: expected lower-case .png"
     if stem.isdigit() and int(stem) in by_number:
         return f"different zero padding: expected {by_number[int(stem)]}.png"
     return "not a frame of this folder"

@@ -7,6 +7,7 @@ never NaN (written as null). Values are fractions in [0, 1].
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reasonvos.errors import MetadataError
+from reasonvos.errors import InputError, MetadataError
 from reasonvos.fileio import read_json, write_text_atomic
 
 FORMAT = "reasonvos-results/1"
@@ -127,6 +128,41 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return [_clean(r) for r in frame.to_dict(orient="records")]
 
 
+class _LFRecords(io.StringIO):
+    r"""Takes csv.writer's records ending in "\r\n" and stores them ending in "\n".
+
+    csv quotes a field only for the characters of its line terminator: with "\n" it leaves a
+    lone "\r" (e.g. in an instruction) unquoted, and readers end the record there. Writing with
+    "\r\n" quotes both; csv.writer hands over one record per ``write``.
+    """
+
+    def write(self, s: str) -> int:
+        return super().write(s[:-2] + "\n" if s.endswith("\r\n") else s)
+
+
+def csv_text(header: list[str], rows: list[list[Any]]) -> str:
+    r"""CSV with "\n" line ends in which any field holding "\r" or "\n" is quoted."""
+    buf = _LFRecords()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def check_output_path(path: str | Path | None, what: str) -> None:
+    """Refuse an output path that cannot take a file, before a long run rather than after it."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(path, f"{what} names a folder; give a file name")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(path, f"{what}: {parent} is a file, not a folder")
+            break
+
+
 @dataclass
 class Results:
     """What ``score`` returns and the leaderboard reads back."""
@@ -162,9 +198,8 @@ class Results:
         table = self.per_sample.copy()
         if "obj_ids" in table:
             table["obj_ids"] = [" ".join(map(str, ids)) for ids in table["obj_ids"]]
-        buf = io.StringIO()
-        table.to_csv(buf, index=False)
-        write_text_atomic(path, buf.getvalue())
+        cells = table.astype(object).where(table.notna(), "")
+        write_text_atomic(path, csv_text([str(c) for c in table.columns], cells.values.tolist()))
 
     def to_davis_csv(self, path: str | Path) -> None:
         """The official DAVIS global CSV columns (``%.3f``) for DAVIS protocols."""

@@ -28,6 +28,7 @@ from reasonvos.model import Benchmark
 
 from .checks import CheckReport, Problem, binary_mask, list_folder
 from .protocols import read_prediction
+from .results import check_output_path
 
 #: benchmark -> folder prefix inside the zip
 LAYOUTS = {"refytvos": "Annotations", "mevis": ""}
@@ -54,9 +55,17 @@ def _check_video(task: tuple[str, list[tuple[str, str, tuple[int, int]]]]) -> tu
         mask, problem = binary_mask(arr, path, size)
         if problem:
             problems.append(problem)
-        elif not (arr.ndim == 2 and arr.dtype == np.uint8 and _is_zero_255(arr)):
+        elif not (arr.ndim == 2 and arr.dtype == np.uint8 and _is_zero_255(arr) and _is_gray8_png(path)):
             reencode.append(path_str)
     return problems, reencode
+
+
+def _is_gray8_png(path: Path) -> bool:
+    """8-bit grayscale (colour type 0): a palette PNG also decodes to 0/255 *indices*, but a
+    reader that takes colours (cv2, ``convert('L')``) sees whatever its palette maps them to."""
+    with path.open("rb") as f:
+        head = f.read(26)
+    return len(head) == 26 and head[12:16] == b"IHDR" and head[24] == 8 and head[25] == 0
 
 
 def _is_zero_255(arr: np.ndarray) -> bool:
@@ -94,6 +103,7 @@ def write_submission(benchmark: Benchmark, pred_dir: str | Path, out: str | Path
         raise InputError(pred_dir, "prediction folder not found")
     if out.suffix.lower() != ".zip":
         raise InputError(out, "the submission file must end in .zip")
+    check_output_path(out, "the submission file")
     report = CheckReport(pred_dir)
     by_video = submission_files(benchmark, pred_dir, report)
     report.raise_if_any()
@@ -122,7 +132,9 @@ def write_submission(benchmark: Benchmark, pred_dir: str | Path, out: str | Path
         for path, arc, _size in files:
             if path in reencode:
                 arr = read_png_values(path)
-                zf.writestr(arc, encode_binary_png(arr != 0 if arr.ndim == 2 else arr[..., :3].any(axis=2)))
+                # the file's date and mode, not the clock's: the same folder always gives the same zip
+                info = zipfile.ZipInfo.from_file(path, arc)
+                zf.writestr(info, encode_binary_png(arr != 0 if arr.ndim == 2 else arr[..., :3].any(axis=2)))
             else:
                 zf.write(path, arc)
     return Submission(out, len(benchmark.samples), len(files), len(reencode))

@@ -139,6 +139,8 @@ def error_analysis(
     ``results`` is a results file (path), its parsed JSON, or a store entry; its per-sample keys
     must be samples of ``benchmark``. Also writes ``analysis.json`` listing the entries.
     """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")  # a negative slice would mislabel samples
     entry = _as_entry(results)
     where = entry.provenance.path or "<results>"
     pred_dir, out_dir = Path(pred_dir), Path(out_dir)

@@ -371,13 +371,14 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
 
 
 def dumps_json(obj: Any) -> str:
-    """JSON with NaN written as null (browsers' JSON.parse refuses NaN)."""
+    """JSON with NaN and infinities written as null (browsers' JSON.parse refuses them; Python's
+    json reads them from a results file without complaint)."""
     def clean(x: Any) -> Any:
-        if isinstance(x, float) and math.isnan(x):
+        if isinstance(x, float) and not math.isfinite(x):
             return None
         if isinstance(x, dict):
             return {str(k): clean(v) for k, v in x.items()}
         if isinstance(x, list | tuple):
             return [clean(v) for v in x]
         return x
-    return json.dumps(clean(obj), ensure_ascii=False, sort_keys=True, default=str)
+    return json.dumps(clean(obj), ensure_ascii=False, sort_keys=True, default=str, allow_nan=False)

@@ -159,11 +159,13 @@ def method_label(entry: Entry) -> str:
 # ------------------------------------------------------------------------------------ Markdown
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~#{}])")
+#: CommonMark ends a line (so a table row) at "\n", "\r\n" and a lone "\r"
+_LINE_END = re.compile(r"\r\n?|\n")
 
 
 def md_escape(text: str) -> str:
     """Backslash-escape Markdown/HTML punctuation so a name renders literally (CommonMark)."""
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+    return _LINE_END.sub(" ", _MD_SPECIAL.sub(r"\\\1", text))
 
 
 def to_markdown(table: Table) -> str:
@@ -257,14 +259,26 @@ def csv_rows(table: Table) -> list[dict[str, str]]:
     return rows
 
 
+class _LFRecords(io.StringIO):
+    r"""Takes csv.writer's records ending in "\r\n" and stores them ending in "\n".
+
+    csv quotes a field only for the characters of its line terminator: with "\n" it leaves a
+    lone "\r" (e.g. in a method name) unquoted, and readers end the record there. Writing with
+    "\r\n" quotes both; csv.writer hands over one record per ``write``.
+    """
+
+    def write(self, s: str) -> int:
+        return super().write(s[:-2] + "\n" if s.endswith("\r\n") else s)
+
+
 def to_csv(tables: Table | Sequence[Table]) -> str:
     """CSV of one table, or of several (the union of their columns)."""
     tables = [tables] if isinstance(tables, Table) else list(tables)
     labels: list[str] = []
     for t in tables:
         labels += [c.label for c in t.columns if c.label not in labels]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_LEAD + labels + CSV_TAIL, lineterminator="\n")
+    buf = _LFRecords()
+    writer = csv.DictWriter(buf, fieldnames=CSV_LEAD + labels + CSV_TAIL, lineterminator="\r\n")
     writer.writeheader()
     for t in tables:
         writer.writerows(csv_rows(t))

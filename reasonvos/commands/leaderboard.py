@@ -18,6 +18,17 @@ def parse_analysis(text: str) -> tuple[str, str, str, str | None]:
     return parts[0], parts[1], parts[2], (parts[3] or None) if len(parts) == 4 else None
 
 
+def positive_int(text: str) -> int:
+    """An int of at least 1 (``--analysis-n``: 0 draws nothing, a negative n miscounts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "leaderboard",
@@ -33,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--analysis", action="append", default=[], type=parse_analysis,
                    metavar="BENCHMARK:ROOT:PRED[:METHOD]",
                    help="error analysis (worst/best samples) of the predictions in PRED; repeatable")
-    p.add_argument("--analysis-n", type=int, default=5, metavar="N", help="worst and best N samples (default 5)")
+    p.add_argument("--analysis-n", type=positive_int, default=5, metavar="N", help="worst and best N samples (default 5)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=run)
 

@@ -65,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import PredictionError
     from ..evaluators import score
+    from ..evaluators.results import check_output_path
     from ..registry import load_benchmark
 
     root = args.gt or args.root
@@ -73,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     if args.gt and args.root and args.gt != args.root:
         raise InputError(None, "give --gt or --root, not both")
     meta = parse_meta(args.method_meta)
+    check_output_path(args.json, "--json")  # before scoring, so a bad path costs no run
+    check_output_path(args.csv, "--csv")
     if args.compat_decay:
         print("reasonvos: warning: --compat-decay reproduces the official uint8 Decay bins: Decay is NaN or "
               "wrong for objects with 256 or more evaluated frames", file=sys.stderr)
