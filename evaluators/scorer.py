@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 from tqdm import tqdm
@@ -105,6 +105,31 @@ def list_predictions(benchmark: Benchmark, pred_dir: Path, protocol: str) -> tup
     return list(by_video.values()), problems
 
 
+def unexpected_entries(benchmark: Benchmark, pred_dir: Path, protocol: str) -> list[str]:
+    """Folders and files of the prediction tree that belong to no sample (e.g. predictions of
+    another split or a stale run). They are not scored; the caller reports them."""
+    if protocol in ("davis-semi", "davis-unsup"):
+        dirs = [PurePosixPath(v) for v in benchmark.videos]
+    else:
+        dirs = [benchmark.prediction_dir(s) for s in benchmark.samples]
+    expected = {d.parts[:i] for d in dirs for i in range(1, len(d.parts) + 1)}
+    depth = max((len(d.parts) for d in dirs), default=1)
+    out: list[str] = []
+
+    def walk(folder: Path, prefix: tuple[str, ...]) -> None:
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if entry.name.startswith("."):
+                continue
+            parts = (*prefix, entry.name)
+            if parts not in expected:
+                out.append(str(PurePosixPath(*parts)) + ("/" if entry.is_dir() else ""))
+            elif entry.is_dir() and len(parts) < depth:
+                walk(Path(entry.path), parts)
+
+    walk(pred_dir, ())
+    return out
+
+
 def resolve_protocol(benchmark: Benchmark, protocol: str | None) -> str:
     protocol = protocol or DEFAULT_PROTOCOL.get(benchmark.name, "expression")
     if protocol not in PROTOCOLS:
@@ -194,6 +219,9 @@ def score(
     unscored = {o.video: o.unscored for o in outcomes if o.unscored}
     if unscored:
         summary["unscored_videos"] = unscored
+    extra = unexpected_entries(benchmark, pred_dir, protocol)
+    if extra:  # not part of the benchmark: not scored, but never silently
+        summary["unexpected_entries"] = {"count": len(extra), "first": extra[:20]}
     return Results(
         benchmark=benchmark.name, split=benchmark.split, protocol=protocol, missing_policy=missing,
         summary=summary, per_sample=per_sample, per_object=per_object, method=method,

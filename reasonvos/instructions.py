@@ -92,6 +92,10 @@ def _parse_line(obj: object, path: Path, line: int) -> dict:
     }
     if "/" in fields["video"] or fields["video"] in (".", ".."):
         raise InstructionError(path, f"line {line}: video name {fields['video']!r} is not a folder name")
+    exp_id = fields["exp_id"]
+    if exp_id is not None and ("/" in exp_id or exp_id in (".", "..")):
+        # it names the prediction folder <source>_<video>_<obj_id>/<exp_id>/
+        raise InstructionError(path, f"line {line}: exp_id {exp_id!r} is not a folder name")
     if "frames" in obj and obj["frames"] is not None:
         frames = obj["frames"]
         if not isinstance(frames, list) or not frames:

@@ -196,3 +196,21 @@ def test_compat_decay_flag_warns(tmp_path, capsys):
                "--compat-decay", "--quiet"])
     assert rc == 0
     assert "compat-decay" in capsys.readouterr().err
+
+
+def test_prediction_folders_of_no_sample_are_reported_not_scored(rv, tmp_path, capsys):
+    bench, pred = rv
+    reference = score(bench, pred, workers=1).summary["J&F"]
+    first = bench.prediction_dir(bench.samples[0])
+    write_binary_png(pred / first.parent / "99" / "00000.png", np.zeros((4, 4), bool))  # an exp_id of no sample
+    write_binary_png(pred / "mose_other_video_1" / "0" / "00000.png", np.zeros((4, 4), bool))
+    (pred / "notes.txt").write_text("stale run")
+    out = tmp_path / "r.json"
+    assert main(["score", "reasonvos", "--root", str(bench.root), "--pred", str(pred), "--workers", "1",
+                 "--json", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "3 entries" in err and "were not scored" in err and "notes.txt" in err
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["unexpected_entries"] == {
+        "count": 3, "first": [f"{first.parent}/99/", "mose_other_video_1/", "notes.txt"]}
+    assert summary["J&F"] == pytest.approx(reference)

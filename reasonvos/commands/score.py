@@ -90,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
         if report is not None:
             print(report.format(), file=sys.stderr)
         raise
+    extra = results.summary.get("unexpected_entries")
+    if extra:
+        shown = ", ".join(extra["first"][:5]) + (", ..." if extra["count"] > 5 else "")
+        print(f"reasonvos: warning: {extra['count']} entries of {args.pred} belong to no sample of this "
+              f"benchmark and were not scored: {shown}", file=sys.stderr)
     for video, why in results.summary.get("unscored_videos", {}).items():
         print(f"reasonvos: warning: video {video!r} was not scored: {why}", file=sys.stderr)
     if args.json:

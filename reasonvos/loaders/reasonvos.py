@@ -23,6 +23,7 @@ from ..errors import MetadataError, MissingFileError, SchemaVersionError
 from ..fileio import read_json, require_dict, require_list
 from ..masks import read_binary_png
 from ..model import Benchmark, Sample, Video
+from .common import frame_list
 
 CURRENT_DRIVE_ID = "1QMggGR91AE-iUUub5YwzMYiFt0TeV5_8"
 ORIGINAL_DRIVE_ID = "1qruU9QlUhPcHnN-UHG7iri2nhw_xo7gP"
@@ -90,7 +91,16 @@ class ReasonVOSBenchmark(Benchmark):
         if folder not in self._scored:
             if not folder.is_dir():
                 raise MissingFileError(folder, "ground-truth mask folder not found")
-            self._scored[folder] = tuple(sorted(p.stem for p in folder.glob("*.png")))
+            stems = tuple(sorted(p.stem for p in folder.glob("*.png")))
+            if not stems:
+                raise MissingFileError(folder, "ground-truth mask folder holds no PNG masks")
+            unlisted = sorted(set(stems) - set(self.videos[sample.video_id].frames))
+            if unlisted:
+                raise MetadataError(
+                    folder, f"{len(unlisted)} GT mask(s) on frames the metadata does not list for video "
+                    f"{sample.video_id!r} (GT stems must be a subset of the frames): {', '.join(unlisted[:5])}",
+                )
+            self._scored[folder] = stems
         return self._scored[folder]
 
     def gt_mask(self, sample: Sample, frame: str) -> np.ndarray:
@@ -125,10 +135,7 @@ def load(root: str | Path, split: str | None = None) -> ReasonVOSBenchmark:
             raise MetadataError(meta_path, f"{where} has no 'source'")
         if "frames" not in entry:
             raise MetadataError(meta_path, f"{where} has no 'frames' list")
-        frames = require_list(entry["frames"], meta_path, f"{where}['frames']")
-        if not frames:
-            raise MetadataError(meta_path, f"{where} lists no frames")
-        frames = tuple(str(f) for f in frames)
+        frames = frame_list(entry, meta_path, where)  # non-empty, names only, no repeats
         videos[vid] = Video(id=vid, frames=frames, image_dir=root / "JPEGImages" / vid)
         exps = require_list(entry.get("expressions"), meta_path, f"{where}['expressions']")
         for pos, exp in enumerate(exps):
@@ -137,6 +144,10 @@ def load(root: str | Path, split: str | None = None) -> ReasonVOSBenchmark:
             for field_name in ("obj_id", "exp_id", "exp_text", "is_sent"):
                 if field_name not in exp:
                     raise MetadataError(meta_path, f"{ewhere} has no {field_name!r}")
+            for field_name in ("obj_id", "exp_id"):
+                value = exp[field_name]
+                if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+                    raise MetadataError(meta_path, f"{ewhere} has {field_name} {value!r}, which is not an id")
             obj_id, exp_id, text = str(exp["obj_id"]), str(exp["exp_id"]), exp["exp_text"]
             if not isinstance(text, str) or not text.strip():
                 raise MetadataError(meta_path, f"{ewhere} has an empty 'exp_text'")

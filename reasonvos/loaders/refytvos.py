@@ -39,6 +39,8 @@ from .common import (
 SPLITS = ("train", "valid")
 #: size of the competition valid split (MTTR, ReferFormer, VISA all assert it on the real data)
 EXPECTED_VALID_VIDEOS = 202
+#: videos the real ``meta_expressions/valid`` file lists (valid 202 + test 305)
+LISTED_VALID_VIDEOS = 507
 META_DRIVE_FOLDER = "1-gKWVtHYXG8FwaeTz5jhc0V8JDozx-84"  # ReferFormer's re-hosted train/meta.json
 
 
@@ -152,6 +154,13 @@ def _load_valid(root: Path) -> RefYTVOSBenchmark:
             raise MissingFileError(folder, f"video {vid} is in the valid meta, not in the test meta, and has no frames")
         videos[vid] = Video(id=vid, frames=frames, image_dir=image_dir)
         samples.extend(_expressions(vid, entry, meta_path, None, None))
+    if test_ids is None and len(listed) == LISTED_VALID_VIDEOS and len(videos) != EXPECTED_VALID_VIDEOS:
+        # the real file, split by JPEG folders only: a missing folder would pass for a test video
+        raise MissingFileError(
+            jpeg_root, f"{len(videos)} of the {len(listed)} listed videos have JPEG folders, but the valid split "
+            f"has {EXPECTED_VALID_VIDEOS}: the extraction is incomplete (or add "
+            "meta_expressions/test/meta_expressions.json to tell the splits apart)",
+        )
     return RefYTVOSBenchmark(
         root, "valid", videos, samples, has_ground_truth=False, version=None, meta_path=meta_path,
         excluded_test_videos=tuple(excluded), listed_videos=len(listed),
