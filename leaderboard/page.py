@@ -18,7 +18,7 @@ from typing import Any
 from .error_analysis import AnalysisItem
 from .plots import Plot
 from .store import Entry, dumps_json, entry_to_json
-from .tables import LEGEND, REPORTED_MARK, ROLE_MARKS, Table, fmt
+from .tables import LEGEND, REPORTED_MARK, Table, entry_marks, fmt
 
 
 @dataclass
@@ -112,8 +112,8 @@ def _table_html(table: Table) -> str:
     for i, row in enumerate(table.rows):
         classes = [row.origin] + ([f"role-{row.role}"] if row.role != "model" else [])
         name = e(row.method)
-        if row.role in ROLE_MARKS:
-            name += f' <span class="mark">{e(ROLE_MARKS[row.role])}</span>'
+        for mark in entry_marks(row):
+            name += f' <span class="mark">{e(mark)}</span>'
         if row.origin == "reported":
             name += f' <span class="mark" title="reported in the paper">{REPORTED_MARK}</span>'
         tip = "; ".join(x for x in (row.provenance.source or row.provenance.path, row.method_meta.get("note")) if x)

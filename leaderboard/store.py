@@ -89,6 +89,18 @@ class Entry:
         bd = self.summary.get("breakdown") or {}
         return bd.get(group) or {}
 
+    @property
+    def coverage_note(self) -> str | None:
+        """Set when predictions were missing and the scorer skipped them or scored them as empty:
+        such numbers are not comparable with complete runs, so every output says so."""
+        n = self.summary.get("missing_samples") or 0
+        if self.origin != "measured" or not n:
+            return None
+        how = {"skip": "skipped", "empty": "scored empty"}.get(self.missing_policy or "", "missing")
+        total = self.summary.get("n_samples")
+        of = f" of {total + n if how == 'skipped' and total is not None else total}" if total is not None else ""
+        return f"incomplete: {n}{of} samples {how}"
+
 
 @dataclass
 class Store:

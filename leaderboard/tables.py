@@ -146,11 +146,17 @@ def build_tables(entries: Sequence[Entry]) -> list[Table]:
     return [t for _, t in sorted(enumerate(tables), key=order)]
 
 
+def entry_marks(entry: Entry) -> list[str]:
+    """Plain-text markers after a method name: its role (oracle, floor, ...) and incomplete runs."""
+    marks = [ROLE_MARKS[entry.role]] if entry.role in ROLE_MARKS else []
+    if entry.coverage_note:
+        marks.append(f"[{entry.coverage_note}]")
+    return marks
+
+
 def method_label(entry: Entry) -> str:
-    """The method name with its plain-text markers (reported, role)."""
-    label = entry.method
-    if entry.role in ROLE_MARKS:
-        label += f" {ROLE_MARKS[entry.role]}"
+    """The method name with its plain-text markers (reported, role, coverage)."""
+    label = " ".join([entry.method, *entry_marks(entry)])
     if entry.origin == "reported":
         label += f" {REPORTED_MARK}"
     return label
@@ -174,9 +180,7 @@ def to_markdown(table: Table) -> str:
              "| " + " | ".join(md_escape(h) for h in header) + " |",
              "|" + "|".join([":---", ":---"] + ["---:"] * len(table.columns)) + "|"]
     for i, e in enumerate(table.rows):
-        name = md_escape(e.method)
-        if e.role in ROLE_MARKS:
-            name += f" {md_escape(ROLE_MARKS[e.role])}"
+        name = " ".join(md_escape(t) for t in [e.method, *entry_marks(e)])
         if e.origin == "reported":
             name = f"*{name}* {REPORTED_MARK}"
         cells = [name, e.origin]
@@ -218,9 +222,7 @@ def to_latex(table: Table) -> str:
         r"\midrule",
     ]
     for i, e in enumerate(table.rows):
-        name = tex_escape(e.method)
-        if e.role in ROLE_MARKS:
-            name += " " + tex_escape(ROLE_MARKS[e.role])
+        name = " ".join(tex_escape(t) for t in [e.method, *entry_marks(e)])
         if e.origin == "reported":
             name = rf"\textit{{{name}}}\textsuperscript{{\dag}}"
         cells = [name, e.origin]
@@ -241,7 +243,7 @@ def to_latex(table: Table) -> str:
 # ----------------------------------------------------------------------------------------- CSV
 
 CSV_LEAD = ["benchmark", "split", "method", "origin", "role"]
-CSV_TAIL = ["best", "source", "date", "toolkit_version"]
+CSV_TAIL = ["best", "coverage", "source", "date", "toolkit_version"]
 
 
 def csv_rows(table: Table) -> list[dict[str, str]]:
@@ -251,6 +253,7 @@ def csv_rows(table: Table) -> list[dict[str, str]]:
                "origin": e.origin, "role": e.role}
         row.update({c.label: fmt(c.value(e)) for c in table.columns})
         row["best"] = ";".join(c.label for c in table.columns if table.is_best(i, c))
+        row["coverage"] = e.coverage_note or ""
         prov = e.provenance
         row["source"] = prov.source or prov.path or ""
         row["date"] = prov.date or ""

@@ -109,6 +109,9 @@ def write_sample(benchmark: Benchmark, sample: Sample, masks, out_dir: Path, ran
         masks = iter(masks)
         for frame, mask in zip(frames, masks, strict=False):
             mask = np.asarray(mask)
+            if mask.dtype != bool:  # e.g. probabilities: thresholding is the model's decision, not ours
+                raise InputError(None, f"model returned a {mask.dtype} mask for {sample.video_id}/{frame}; "
+                                 "masks must be boolean")
             if mask.shape != size:
                 raise InputError(
                     None,

@@ -407,3 +407,30 @@ def test_analysis_needs_a_method_name_when_several_were_scored(predicted, tmp_pa
                                analyses=[AnalysisSpec(bench, None, pred, method="Other", n=1)])
     assert (tmp_path / "out" / "analysis" / "reasonvos-all-other" / "analysis.json").is_file()
     assert result.page.is_file()
+
+
+def test_a_run_with_skipped_samples_is_marked_incomplete_everywhere(tmp_path):
+    """Numbers from `--missing skip` are inflated: no output may show them like a complete run."""
+    from reasonvos.leaderboard.build import build_leaderboard
+
+    def results(method: str, missing: int, policy: str) -> Path:
+        path = tmp_path / f"{method}.json"
+        path.write_text(json.dumps({
+            "format": "reasonvos-results/1", "benchmark": "reasonvos", "split": None, "protocol": "expression",
+            "missing_policy": policy, "method": method, "method_meta": {"role": "model"},
+            "toolkit_version": "0.1.0", "date": "2026-11-23T00:00:00+00:00",
+            "summary": {"J": 0.5, "F": 0.6, "J&F": 0.55, "missing_samples": missing, "missing_frames": 3 * missing,
+                        "n_samples": 10 - missing if policy == "skip" else 10, "breakdown": {}},
+            "per_sample": [], "per_object": []}))
+        return path
+
+    out = tmp_path / "board"
+    build_leaderboard([results("complete", 0, "error"), results("partial", 4, "skip")], out,
+                      include_reported=False)
+    md = next((out / "tables").glob("*.md")).read_text()
+    tex = next((out / "tables").glob("*.tex")).read_text()
+    rows = {r["method"]: r for r in csv.DictReader(next((out / "tables").glob("*.csv")).open())}
+    assert r"\[incomplete: 4 of 10 samples skipped\]" in md
+    assert "incomplete: 4 of 10 samples skipped" in tex
+    assert rows["partial"]["coverage"] == "incomplete: 4 of 10 samples skipped" and rows["complete"]["coverage"] == ""
+    assert "incomplete: 4 of 10 samples skipped" in (out / "index.html").read_text()

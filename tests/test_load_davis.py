@@ -112,3 +112,10 @@ def test_without_the_object_scan_only_frames_and_size_are_read(tmp_path):
     assert [s.obj_ids for s in quick.samples] == [()] * len(quick.samples)
     assert {v: (x.frames, x.size) for v, x in quick.videos.items()} == {
         v: (x.frames, x.size) for v, x in full.videos.items()}
+
+
+def test_hidden_folders_are_not_videos(tmp_path):
+    fx = write_davis(tmp_path)
+    (fx.root / ".ipynb_checkpoints").mkdir()
+    bench = reasonvos.load_benchmark("davis", fx.root)
+    assert ".ipynb_checkpoints" not in bench.videos and len(bench.videos) == len(fx.labels)

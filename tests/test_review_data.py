@@ -325,3 +325,21 @@ def test_refytvos_valid_without_test_meta_must_keep_202_of_the_507_listed_videos
     with pytest.raises(InputError, match="2 of the 5 listed videos.*3") as err:
         refytvos.load(fx.root)
     assert err.value.path == fx.root / "valid" / "JPEGImages"
+
+
+class Probabilities(VideoSegmenter):
+    """A model that forgets to threshold: float masks."""
+
+    name = "probabilities"
+
+    def segment(self, video, text) -> Iterator[np.ndarray]:
+        h, w = video.frame_size()
+        for _ in video.frames:
+            yield np.full((h, w), 0.2)
+
+
+def test_a_model_yielding_non_boolean_masks_is_refused(bench, tmp_path):
+    """0.2 everywhere would otherwise be written as a full-frame mask."""
+    with pytest.raises(InputError, match="float64 mask .* masks must be boolean"):
+        run_inference(Probabilities(), bench, tmp_path / "pred", rank=0, world_size=1, quiet=True)
+    assert not any(p.suffix == ".png" for p in (tmp_path / "pred").rglob("*"))

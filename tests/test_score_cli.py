@@ -214,3 +214,15 @@ def test_prediction_folders_of_no_sample_are_reported_not_scored(rv, tmp_path, c
     assert summary["unexpected_entries"] == {
         "count": 3, "first": [f"{first.parent}/99/", "mose_other_video_1/", "notes.txt"]}
     assert summary["J&F"] == pytest.approx(reference)
+
+
+def test_method_meta_role_must_be_one_the_leaderboard_knows(rv, capsys):
+    from reasonvos.leaderboard.store import ROLES as LEADERBOARD_ROLES
+
+    from reasonvos.commands.score import ROLES
+
+    assert set(ROLES) == set(LEADERBOARD_ROLES)
+    bench, pred = rv
+    assert main(["score", "reasonvos", "--root", str(bench.root), "--pred", str(pred), "--workers", "1",
+                 "--method-meta", "role=baseline", "--quiet"]) == 1
+    assert "--method-meta role must be one of" in capsys.readouterr().err

@@ -17,6 +17,10 @@ from ..registry import BENCHMARKS
 PROTOCOLS = ("expression", "davis-semi", "davis-unsup", "refdavis")
 
 
+#: how the leaderboard labels an entry (kept in step with reasonvos.leaderboard.store.ROLES by a test)
+ROLES = ("model", "published", "oracle", "floor")
+
+
 def parse_meta(items: list[str]) -> dict:
     """``KEY=VALUE`` pairs; values that read as JSON numbers/booleans keep that type."""
     meta: dict = {}
@@ -29,6 +33,8 @@ def parse_meta(items: list[str]) -> dict:
             meta[key] = parsed if isinstance(parsed, int | float | bool) else value
         except json.JSONDecodeError:
             meta[key] = value
+    if "role" in meta and meta["role"] not in ROLES:
+        raise InputError(None, f"--method-meta role must be one of {', '.join(ROLES)}, not {meta['role']!r}")
     return meta
 
 

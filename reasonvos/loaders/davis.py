@@ -117,7 +117,7 @@ def load(root: str | Path, split: str | None = None, annotations: str | None = N
         list_path = davis_root / "ImageSets" / "2017" / f"{split}.txt"
         video_ids = read_lines(list_path, f"DAVIS {split} list")
     else:
-        video_ids = sorted(p.name for p in ann_root.iterdir() if p.is_dir())
+        video_ids = sorted(p.name for p in ann_root.iterdir() if p.is_dir() and not p.name.startswith("."))
         if not video_ids:
             raise MissingFileError(ann_root, "no video folders")
     videos: dict[str, Video] = {}
