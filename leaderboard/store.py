@@ -78,8 +78,10 @@ class Entry:
     superseded: list[Provenance] = field(default_factory=list)
 
     @property
-    def key(self) -> tuple[str, str, str | None]:
-        return (self.method, self.benchmark, self.split)
+    def key(self) -> tuple[str, str, str | None, str | None]:
+        """What makes two results the same entry: the same method, benchmark, split AND protocol
+        (davis-semi and davis-unsup numbers of one method are two different rows)."""
+        return (self.method, self.benchmark, self.split, self.protocol)
 
     def value(self, metric: str) -> float | None:
         """A summary metric as a fraction, or None where not available."""
@@ -343,7 +345,7 @@ def _sort_key(entry: Entry) -> tuple:
 
 
 def deduplicate(entries: Sequence[Entry]) -> list[Entry]:
-    """Keep the newest entry per (method, benchmark, split); older ones become its provenance."""
+    """Keep the newest entry per (method, benchmark, split, protocol); older ones become its provenance."""
     groups: dict[tuple, list[Entry]] = {}
     for e in entries:
         groups.setdefault(e.key, []).append(e)

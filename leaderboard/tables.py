@@ -146,9 +146,17 @@ def build_tables(entries: Sequence[Entry]) -> list[Table]:
     return [t for _, t in sorted(enumerate(tables), key=order)]
 
 
+#: the protocol each benchmark is scored with unless told otherwise (others are named in the row)
+DEFAULT_PROTOCOLS = {"reasonvos": "expression", "mevis": "expression", "refytvos": "expression",
+                     "refdavis": "refdavis", "davis": "davis-semi"}
+
+
 def entry_marks(entry: Entry) -> list[str]:
-    """Plain-text markers after a method name: its role (oracle, floor, ...) and incomplete runs."""
+    """Plain-text markers after a method name: its role (oracle, floor, ...), a protocol other than
+    the benchmark's usual one, and incomplete runs."""
     marks = [ROLE_MARKS[entry.role]] if entry.role in ROLE_MARKS else []
+    if entry.protocol and entry.protocol != DEFAULT_PROTOCOLS.get(entry.benchmark, entry.protocol):
+        marks.append(f"[{entry.protocol}]")
     if entry.coverage_note:
         marks.append(f"[{entry.coverage_note}]")
     return marks

@@ -358,7 +358,11 @@ class MevisReader(SourceReader):
         for anno in v.anno_of.values():
             for rle in self._entries(v, anno):
                 if isinstance(rle, dict) and isinstance(rle.get("size"), list) and len(rle["size"]) == 2:
-                    return int(rle["size"][0]), int(rle["size"][1])
+                    h, w = rle["size"]
+                    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (h, w)):
+                        raise MaskError(v.split_dir / "mask_dict.json", f"RLE of {video!r} (anno_id {anno}) has size "
+                                        f"{rle['size']!r}; expected [H, W] positive integers")
+                    return h, w
         return png_size(self.image_path(video, v.frames[0]))
 
     def masks(self, video: str, obj_id: str) -> Iterator[tuple[str, np.ndarray]]:

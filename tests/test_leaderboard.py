@@ -39,7 +39,7 @@ def results_json(method: str, jf: float, *, benchmark: str = "reasonvos", split:
         ]
     sources = sources if sources is not None else {"mevis": jf, "burst": jf / 2}
     return {
-        "format": "reasonvos-results/1", "benchmark": benchmark, "split": split, "protocol": "expression",
+        "format": "reasonvos-results/1", "benchmark": benchmark, "split": split, "protocol": tables.DEFAULT_PROTOCOLS[benchmark],
         "missing_policy": "error", "method": method,
         "method_meta": {"checkpoint": "ZechenBai/VideoLISA-3.8B", "T_sparse": 32, "T_dense": 4, "role": role},
         "toolkit_version": version, "date": date,
@@ -434,3 +434,20 @@ def test_a_run_with_skipped_samples_is_marked_incomplete_everywhere(tmp_path):
     assert "incomplete: 4 of 10 samples skipped" in tex
     assert rows["partial"]["coverage"] == "incomplete: 4 of 10 samples skipped" and rows["complete"]["coverage"] == ""
     assert "incomplete: 4 of 10 samples skipped" in (out / "index.html").read_text()
+
+
+def test_one_method_scored_with_two_protocols_keeps_both_rows(tmp_path):
+    """davis-semi and davis-unsup numbers are different results, not an older and a newer copy."""
+    from reasonvos.leaderboard.store import load_store
+
+    for protocol, jf, date in (("davis-semi", 0.8, "2026-11-23T00:00:00+00:00"),
+                               ("davis-unsup", 0.6, "2026-11-24T00:00:00+00:00")):
+        (tmp_path / f"{protocol}.json").write_text(json.dumps({
+            "format": "reasonvos-results/1", "benchmark": "davis", "split": "val", "protocol": protocol,
+            "missing_policy": "error", "method": "XMem", "method_meta": {}, "toolkit_version": "0.1.0",
+            "date": date, "summary": {"J": jf, "F": jf, "J&F": jf, "missing_samples": 0, "missing_frames": 0,
+                                      "n_samples": 3, "breakdown": {}},
+            "per_sample": [], "per_object": []}))
+    entries = load_store([tmp_path]).entries
+    assert sorted((e.protocol, e.value("J&F")) for e in entries) == [("davis-semi", 0.8), ("davis-unsup", 0.6)]
+    assert sorted(tables.method_label(e) for e in entries) == ["XMem", "XMem [davis-unsup]"]

@@ -170,3 +170,12 @@ def test_a_loaded_benchmark_survives_pickling_for_worker_processes(tmp_path):
     fx = write_refdavis_converted(tmp_path)
     bench = pickle.loads(pickle.dumps(reasonvos.load_benchmark("refdavis", fx.root)))
     assert (bench.gt_mask(bench.sample("salsa/4"), "00001") == fx.masks["salsa/4"][1]).all()
+
+
+def test_a_utf8_byte_order_mark_in_annotator1_files_is_not_part_of_the_first_video_name(tmp_path):
+    fx = write_refdavis_raw(tmp_path)
+    path = fx.root / "davis_text_annotations" / "Davis17_annot1.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    plain = reasonvos.load_benchmark("refdavis", write_refdavis_raw(tmp_path / "plain").root)
+    with_bom = reasonvos.load_benchmark("refdavis", fx.root)
+    assert [(s.key, s.text) for s in with_bom.samples] == [(s.key, s.text) for s in plain.samples]

@@ -102,6 +102,19 @@ def test_mevis_mask_count_must_match_frames(tmp_path):
         list(open_source("mevis", tmp_path).masks("0ab4afe7fb46", "0"))
 
 
+def test_mevis_rle_with_a_malformed_size_is_named(tmp_path):
+    write_mevis_source(tmp_path)
+    path = tmp_path / "train" / "mask_dict.json"
+    md = json.loads(path.read_text())
+    for entries in md.values():
+        for rle in entries:
+            if rle is not None:
+                rle["size"] = ["h", "w"]
+    path.write_text(json.dumps(md))
+    with pytest.raises(MaskError, match="mask_dict.json.*expected \\[H, W\\] positive integers"):
+        list(open_source("mevis", tmp_path).masks("0ab4afe7fb46", "0"))
+
+
 def test_burst_uses_annotated_frames_and_sequence_size(tmp_path):
     write_burst(tmp_path)
     reader = open_source("burst", tmp_path)

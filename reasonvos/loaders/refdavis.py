@@ -205,7 +205,10 @@ def read_text_annotations(path: Path, encoding: str) -> dict[str, dict[str, str]
     if not path.is_file():
         raise MissingFileError(path, "Ref-DAVIS text annotation file not found")
     try:
-        text = path.read_bytes().decode(encoding)
+        data = path.read_bytes()
+        if encoding == "utf-8" and data.startswith(b"\xef\xbb\xbf"):  # a BOM from an editor: not part of a name
+            data = data[3:]
+        text = data.decode(encoding)
     except UnicodeDecodeError as e:
         raise MetadataError(path, f"not valid {encoding} ({e.reason} at byte {e.start})") from e
     out: dict[str, dict[str, str]] = {}
