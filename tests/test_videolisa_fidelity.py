@@ -294,7 +294,9 @@ def non_legacy_reference(text, folder, tok):
             pieces += sp.encode("<unk>" + piece, out_type=str)[unk:]
         elif piece:
             pieces += sp.encode(piece, out_type=str)
-    if len(pieces) > 1 and pieces[0] == "▁" and pieces[1] in tok.all_special_tokens:
+    # 4.41's all_special_tokens: named tokens + additional_special_tokens, not the chat tokens
+    # (tests/test_videolisa_golden_ids.py pins this against transformers 4.41.2 itself)
+    if len(pieces) > 1 and pieces[0] == "▁" and pieces[1] in tok.v4_special_tokens():
         pieces = pieces[1:]
     return [tok.bos_token_id] + tok.convert_tokens_to_ids(pieces)
 

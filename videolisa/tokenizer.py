@@ -22,6 +22,7 @@ from pathlib import Path
 from transformers.tokenization_utils_sentencepiece import SPIECE_UNDERLINE, SentencePieceBackend
 
 from reasonvos.errors import InputError
+from reasonvos.fileio import read_json, require_dict
 
 SEG_TOKEN = "[SEG]"
 #: LLaVA's placeholder id for the visual tokens (never a real vocabulary id)
@@ -67,11 +68,26 @@ class SlowLlamaTokenizer(LegacySentencePieceTokenizer):
     ``legacy: false`` (the Phi-3 tokenizer configs carry it) means: one ``▁`` in front of the
     whole text (``add_prefix_space``), none at the start of the text pieces between added tokens
     (sentencepiece's dummy prefix is switched off by the backend), and the leading ``▁`` dropped
-    when a special token follows it. So ``"[SEG]"`` alone gives ``[▁, [SEG]]``, which is why the
+    when a special token follows it. So with a sentencepiece model that keeps whitespace (as
+    Phi-3's does) ``"[SEG]"`` alone gives ``[▁, [SEG]]``, which is why the
     VideoLISA scripts take ``input_ids[-1]`` (``inference_reason_vos.py:122-123``).
+
+    "Special" there means 4.41's ``all_special_tokens``: the named ones (bos, eos, unk, pad, ...)
+    plus the config's ``additional_special_tokens``, NOT every added token flagged special (the
+    Phi-3 chat tokens are only in ``added_tokens_decoder``), so a prompt starting with
+    ``<|system|>`` keeps its ``▁``. transformers 5 folds more into ``all_special_tokens``;
+    :func:`load_tokenizer` sets :attr:`v4_additional_special_tokens` from the saved config
+    (checked against transformers 4.41.2 in ``tests/test_videolisa_golden_ids.py``).
     """
 
     follows_legacy_flag = True
+    #: the saved config's ``additional_special_tokens`` (what 4.41 counted as special besides the named ones)
+    v4_additional_special_tokens: tuple[str, ...] = ()
+
+    def v4_special_tokens(self) -> set[str]:
+        """transformers 4.41's ``all_special_tokens`` for this tokenizer."""
+        named = {str(v) for k, v in self.special_tokens_map.items() if isinstance(v, str) and k.endswith("_token")}
+        return named | set(self.v4_additional_special_tokens)
 
     def tokenize(self, text: str, **kwargs) -> list[str]:
         if self.legacy or not text:
@@ -80,7 +96,7 @@ class SlowLlamaTokenizer(LegacySentencePieceTokenizer):
         if self.add_prefix_space:
             text = SPIECE_UNDERLINE + text
         tokens = super().tokenize(text, **kwargs)
-        if len(tokens) > 1 and tokens[0] == SPIECE_UNDERLINE and tokens[1] in self.all_special_tokens:
+        if len(tokens) > 1 and tokens[0] == SPIECE_UNDERLINE and tokens[1] in self.v4_special_tokens():
             tokens = tokens[1:]
         return tokens
 
@@ -106,9 +122,26 @@ def load_tokenizer(path: str | Path, seg_token: str | None = SEG_TOKEN,
     except (OSError, ValueError, RuntimeError) as e:
         raise InputError(path, f"tokenizer does not load ({e})") from e
     tok.pad_token = tok.unk_token
+    if isinstance(tok, SlowLlamaTokenizer):
+        tok.v4_additional_special_tokens = _saved_additional_special_tokens(path)
     if seg_token is not None:
         seg_token_id(tok, path)
     return tok
+
+
+def _saved_additional_special_tokens(path: Path) -> tuple[str, ...]:
+    """``additional_special_tokens`` of the saved ``tokenizer_config.json`` (strings or AddedToken dicts)."""
+    config_path = path / "tokenizer_config.json"
+    if not config_path.is_file():
+        return ()
+    config = require_dict(read_json(config_path, "tokenizer config"), config_path, "the top level")
+    extra = config.get("additional_special_tokens") or []
+    if not isinstance(extra, list):
+        raise InputError(config_path, "additional_special_tokens is not a list")
+    names = [t.get("content") if isinstance(t, dict) else t for t in extra]
+    if not all(isinstance(n, str) for n in names):
+        raise InputError(config_path, f"additional_special_tokens has entries that are not tokens: {extra}")
+    return tuple(names)
 
 
 def seg_token_id(tok: LegacySentencePieceTokenizer, path: str | Path | None = None) -> int:
