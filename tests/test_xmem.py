@@ -18,7 +18,6 @@ from reasonvos.baselines.xmem import (  # noqa: E402
 )
 from reasonvos.baselines.xmem_modules import (  # noqa: E402
     XMemNetwork,
-    aggregate,
     load_xmem_weights,
     parameter_count,
 )
@@ -255,35 +254,13 @@ def test_bad_key_frame_and_mask_size_are_refused(tiny_propagator):
         tiny_propagator.propagate(SpyFrames(3, (16, 16)), 0, np.zeros((8, 8), bool))
 
 
-class CheapNet(torch.nn.Module):
-    """A stand-in with XMemNetwork's interface and output shapes but almost no compute, so the
-    memory logic can be driven over 500 frames quickly (the real network is tested above)."""
-
-    hidden_dim = 4
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.proj = torch.nn.Conv2d(3, 8, 1)
-
-    def encode_key(self, image, need_shrinkage, need_selection):
-        f16 = F.avg_pool2d(image, 16)
-        key = self.proj(f16)
-        shrinkage = key[:, :1] ** 2 + 1 if need_shrinkage else None
-        selection = torch.sigmoid(key) if need_selection else None
-        return key, shrinkage, selection, (f16, None, None)
-
-    def encode_value(self, image, f16, hidden, masks, deep_update):
-        value = F.avg_pool2d(masks, 16).unsqueeze(2).expand(-1, -1, 6, -1, -1)
-        return value, hidden
-
-    def segment(self, features, readout, hidden, update_hidden):
-        logits = F.interpolate(readout[:, :, :1].flatten(0, 1), scale_factor=16)
-        return hidden, aggregate(torch.sigmoid(logits).unsqueeze(0)[:, :, 0], dim=1)
-
-
 def test_memory_stays_bounded_over_500_frames():
+    """The real network (ResNet trunks, small key/value widths) over 500 small frames: working memory
+    stays under its cap and long-term memory is consolidated into its cap."""
+    torch.manual_seed(0)
+    net = XMemNetwork(key_dim=16, value_dim=32, hidden_dim=16)
     cfg = XMemConfig(size=-1, max_long_term_elements=24, num_prototypes=4, **SMALL)
-    prop = XMemPropagator.from_network(CheapNet(), cfg, "cpu")
+    prop = XMemPropagator.from_network(net, cfg, "cpu")
     out = prop.propagate(SpyFrames(500, (32, 32)), 0, _box((32, 32), 8, 24, 8, 24))
     stats = prop.last_stats
     assert len(out) == 500
