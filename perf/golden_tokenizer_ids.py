@@ -6,7 +6,8 @@ added tokens (specs/videolisa.md §5.4). ``tests/test_videolisa_golden_ids.py`` 
 real old library gives; this script regenerates them so the pinned lists can be reproduced.
 
 It writes the tiny tokenizer with the project's code (:func:`write_tiny_tokenizer`, run from the
-project's venv) in five variants (:data:`VARIANTS`: sentencepiece whitespace handling as the
+project's venv) in five variants
+(:data:`~reasonvos.videolisa.tiny.TOKENIZER_VARIANTS`: sentencepiece whitespace handling as the
 tiny default / as Llama's (``remove_extra_whitespaces=False``) x ``legacy`` unset / ``false``, plus
 the chat tokens as 4.x ``additional_special_tokens``), each saved with
 ``tokenizer_class: LlamaTokenizer`` as the real Phi-3 checkpoint is, then runs ``--python`` (a
@@ -33,18 +34,11 @@ import tempfile
 from pathlib import Path
 
 from reasonvos.videolisa.prompts import phi3_prompt, query_for
-from reasonvos.videolisa.tiny import write_tiny_tokenizer
+from reasonvos.videolisa.tiny import TOKENIZER_VARIANTS, write_tokenizer_variant
 from reasonvos.videolisa.tokenizer import load_tokenizer, tokenize_with_image
 
 #: name -> (``remove_extra_whitespaces`` of the sentencepiece model, ``legacy`` saved in
 #: tokenizer_config.json (None = key absent), chat tokens listed as 4.x ``additional_special_tokens``)
-VARIANTS: dict[str, tuple[bool, bool | None, bool]] = {
-    "tiny_legacy_unset": (True, None, False),
-    "tiny_legacy_false": (True, False, False),
-    "llama_ws_legacy_unset": (False, None, False),
-    "llama_ws_legacy_false": (False, False, False),
-    "llama_ws_legacy_false_chat_special": (False, False, True),
-}
 
 #: case -> (how to tokenize, text): "image" = LLaVA tokenizer_image_token, "plain" = no special tokens
 CASES: dict[str, tuple[str, str]] = {
@@ -87,24 +81,6 @@ print(json.dumps(out))
 """
 
 
-def write_variant(folder: Path, remove_extra_whitespaces: bool, legacy: bool | None,
-                  chat_special: bool) -> Path:
-    """The tiny tokenizer saved as the Phi-3 checkpoint's is (``LlamaTokenizer``, ``legacy`` as given);
-    with ``chat_special`` the chat tokens are 4.x ``additional_special_tokens`` (instead of v5's
-    ``extra_special_tokens``, which 4.41 ignores)."""
-    write_tiny_tokenizer(folder, remove_extra_whitespaces=remove_extra_whitespaces)
-    path = folder / "tokenizer_config.json"
-    config = json.loads(path.read_text())
-    config["tokenizer_class"] = "LlamaTokenizer"
-    config.pop("legacy", None)
-    if legacy is not None:
-        config["legacy"] = legacy
-    if chat_special:
-        config["additional_special_tokens"] = config.pop("extra_special_tokens")
-    path.write_text(json.dumps(config, indent=2, sort_keys=True))
-    return folder
-
-
 def ours(folder: Path, follow_legacy_flag: bool) -> dict[str, list[int]]:
     """Our tokenizer on the same cases (``tokenize_with_image`` for the prompts)."""
     tok = load_tokenizer(folder, follow_legacy_flag=follow_legacy_flag)
@@ -118,7 +94,8 @@ def main() -> int:
     parser.add_argument("--python", required=True, help="a python with transformers==4.41.2 installed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="golden-tok-") as tmp:
-        folders = {name: write_variant(Path(tmp) / name, *variant) for name, variant in VARIANTS.items()}
+        folders = {name: write_tokenizer_variant(Path(tmp) / name, *variant)
+                   for name, variant in TOKENIZER_VARIANTS.items()}
         job = {"folders": {k: str(v) for k, v in folders.items()}, "cases": CASES}
         done = subprocess.run([args.python, "-c", _ORIGINAL_SIDE], input=json.dumps(job), text=True,
                               capture_output=True, check=False)
@@ -133,7 +110,7 @@ def main() -> int:
             for follow in (True, False):
                 got = ours(folder, follow)
                 # the default loader forces legacy semantics: it must match only where the flag is unset
-                checked = follow or VARIANTS[name][1] is None
+                checked = follow or TOKENIZER_VARIANTS[name][1] is None
                 for case in CASES:
                     same = got[case] == want[case]
                     status = ("PASS" if same else "FAIL") if checked else "info"

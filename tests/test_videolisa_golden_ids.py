@@ -13,7 +13,6 @@ Prompts go through LLaVA's ``<image>`` rule (text around it tokenized separately
 in its place). The installed transformers 5 tokenizes the same folder differently (the pitfall).
 """
 
-import json
 
 import pytest
 
@@ -22,21 +21,19 @@ pytest.importorskip("sentencepiece")
 pytest.importorskip("google.protobuf")  # legacy: false edits the sentencepiece model
 
 from reasonvos.videolisa.prompts import phi3_prompt, query_for  # noqa: E402
-from reasonvos.videolisa.tiny import write_tiny_tokenizer  # noqa: E402
+from reasonvos.videolisa.tiny import (  # noqa: E402
+    TOKENIZER_VARIANTS,
+    write_tiny_tokenizer,
+    write_tokenizer_variant,
+)
 from reasonvos.videolisa.tokenizer import load_tokenizer, seg_token_id, tokenize_with_image  # noqa: E402
 
 #: name -> (``remove_extra_whitespaces`` of the sentencepiece model (False = Llama/Phi-3's whitespace
 #: handling), ``legacy`` saved in tokenizer_config.json (None = key absent, which 4.41 reads as
 #: legacy), chat tokens listed as 4.x ``additional_special_tokens``). Same as the perf script.
-VARIANTS = {
-    "tiny_legacy_unset": (True, None, False),
-    "tiny_legacy_false": (True, False, False),
-    "llama_ws_legacy_unset": (False, None, False),
-    "llama_ws_legacy_false": (False, False, False),
-    "llama_ws_legacy_false_chat_special": (False, False, True),
-}
 #: the legacy-unset variant with the same sentencepiece model
-LEGACY_TWIN = {name: ("tiny" if ws else "llama_ws") + "_legacy_unset" for name, (ws, _, _) in VARIANTS.items()}
+LEGACY_TWIN = {name: ("tiny" if ws else "llama_ws") + "_legacy_unset"
+               for name, (ws, _, _) in TOKENIZER_VARIANTS.items()}
 
 CASES = {
     "prompt_short": ("image", phi3_prompt(query_for("reasonvos", "cat", "short"))),
@@ -131,25 +128,10 @@ GOLDEN_4_41_2: dict[str, dict[str, list[int]]] = {
 }
 
 
-def write_variant(folder, remove_extra_whitespaces, legacy, chat_special):
-    """The tiny tokenizer saved as the Phi-3 checkpoint's is (what the perf script hands to 4.41.2)."""
-    write_tiny_tokenizer(folder, remove_extra_whitespaces=remove_extra_whitespaces)
-    path = folder / "tokenizer_config.json"
-    config = json.loads(path.read_text())
-    config["tokenizer_class"] = "LlamaTokenizer"
-    config.pop("legacy", None)
-    if legacy is not None:
-        config["legacy"] = legacy
-    if chat_special:
-        config["additional_special_tokens"] = config.pop("extra_special_tokens")
-    path.write_text(json.dumps(config, indent=2, sort_keys=True))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("golden")
-    return {name: write_variant(root / name, *variant) for name, variant in VARIANTS.items()}
+    return {name: write_tokenizer_variant(root / name, *variant) for name, variant in TOKENIZER_VARIANTS.items()}
 
 
 def ids_of(tok):
@@ -170,15 +152,15 @@ def test_write_tiny_tokenizer_writes_the_same_bytes_every_time(tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("variant", list(TOKENIZER_VARIANTS))
 def test_the_videolisa_loader_gives_exactly_the_4_41_2_ids(folders, variant):
     tok = load_tokenizer(folders[variant], follow_legacy_flag=True)
-    assert tok.legacy is (VARIANTS[variant][1] is not False)
+    assert tok.legacy is (TOKENIZER_VARIANTS[variant][1] is not False)
     assert ids_of(tok) == GOLDEN_4_41_2[variant]
     assert seg_token_id(tok) == GOLDEN_SEG_TOKEN_IDX
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("variant", list(TOKENIZER_VARIANTS))
 def test_the_default_loader_gives_the_legacy_4_41_2_ids_whatever_the_saved_flag(folders, variant):
     """LISA's loader forces legacy semantics: the ids 4.41.2 gives with ``legacy`` unset."""
     tok = load_tokenizer(folders[variant])
@@ -217,7 +199,7 @@ def test_transformers_5_auto_tokenizer_gives_different_ids_on_the_same_folder(fo
             assert ours.convert_ids_to_tokens(got[case][seg - 2 : seg]) == [",", "▁"]
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("variant", list(TOKENIZER_VARIANTS))
 def test_transformers_5_never_reproduces_the_original_prompt_ids(folders, variant):
     from transformers import AutoTokenizer
 

@@ -9,6 +9,7 @@ the Phi-3 chat tokens and ``[SEG]`` added, saved in the checkpoint folder layout
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 from pathlib import Path
 
@@ -73,3 +74,35 @@ def tiny_videolisa(seed: int = 0) -> tuple[VideoLisa, LegacySentencePieceTokeniz
     torch.manual_seed(seed)
     model = VideoLisa.from_config(tiny_config(len(tok)), seg_token_id(tok))
     return model, tok
+
+
+#: tokenizer variants the golden ids were produced for: name -> (sentencepiece removes extra
+#: whitespace as the tiny default does (else as Llama/Phi-3 do), saved ``legacy`` flag (None = unset),
+#: chat tokens listed as 4.x ``additional_special_tokens``)
+TOKENIZER_VARIANTS: dict[str, tuple[bool, bool | None, bool]] = {
+    "tiny_legacy_unset": (True, None, False),
+    "tiny_legacy_false": (True, False, False),
+    "llama_ws_legacy_unset": (False, None, False),
+    "llama_ws_legacy_false": (False, False, False),
+    "llama_ws_legacy_false_chat_special": (False, False, True),
+}
+
+
+def write_tokenizer_variant(folder: str | Path, remove_extra_whitespaces: bool, legacy: bool | None,
+                            chat_special: bool) -> Path:
+    """The tiny tokenizer saved as the Phi-3 checkpoint's is (``LlamaTokenizer``, ``legacy`` as given);
+    with ``chat_special`` the chat tokens are 4.x ``additional_special_tokens`` (instead of v5's
+    ``extra_special_tokens``, which 4.41 ignores). The golden-ids test and the script that produced
+    them with transformers 4.41.2 both write their folders with it."""
+    folder = Path(folder)
+    write_tiny_tokenizer(folder, remove_extra_whitespaces=remove_extra_whitespaces)
+    path = folder / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    config["tokenizer_class"] = "LlamaTokenizer"
+    config.pop("legacy", None)
+    if legacy is not None:
+        config["legacy"] = legacy
+    if chat_special:
+        config["additional_special_tokens"] = config.pop("extra_special_tokens")
+    path.write_text(json.dumps(config, indent=2, sort_keys=True))
+    return folder
