@@ -28,6 +28,8 @@ from reasonvos.videolisa.checkpoint import (
     load_llava_parts,
     official_state_dict,
     resolve_checkpoint,
+    sam_config_entry,
+    sam_config_from,
 )
 from reasonvos.videolisa.model import VideoLisa, build_projector, build_text_hidden_fcs
 from reasonvos.videolisa.sam_adapter import SAM_CONFIGS, SamConfig, build_sam, tiny_sam_config
@@ -168,18 +170,6 @@ class LisaModel(VideoLisa):
 # -- checkpoints ----------------------------------------------------------------------------------
 
 
-def _sam_config(raw: dict, path: Path) -> SamConfig:
-    sam_raw = raw.get(SAM_CONFIG_KEY)
-    if sam_raw is None:
-        return SAM_CONFIGS["vit_h"]  # every released LISA uses SAM ViT-H
-    try:
-        d = dict(require_dict(sam_raw, path, SAM_CONFIG_KEY))
-        d["encoder_global_attn_indexes"] = tuple(d["encoder_global_attn_indexes"])
-        return SamConfig(**d)
-    except (TypeError, KeyError) as e:
-        raise InputError(path, f"bad {SAM_CONFIG_KEY!r} ({e})") from e
-
-
 def read_lisa_config(folder: Path) -> tuple[dict, LlamaConfig, SamConfig]:
     """config.json -> (raw, LlamaConfig, SAM config). Never AutoConfig: ``model_type "llava"``
     resolves to transformers' LlavaConfig, the wrong class (§1.5)."""
@@ -189,7 +179,7 @@ def read_lisa_config(folder: Path) -> tuple[dict, LlamaConfig, SamConfig]:
     if missing:
         raise InputError(path, f"not a LISA config: missing {', '.join(missing)}")
     llama = LlamaConfig.from_dict({k: v for k, v in raw.items() if k not in _NON_LLAMA_KEYS})
-    return raw, llama, _sam_config(raw, path)
+    return raw, llama, sam_config_from(raw, path)
 
 
 def load_lisa(checkpoint: str | Path, clip: str | Path, dtype: str = "bf16", device: str = "cpu",
@@ -239,7 +229,7 @@ def lisa_official_config(model: LisaModel, config: LisaConfig) -> dict:
         "train_mask_decoder": True, "out_dim": config.out_dim,
     })
     if config.sam != SAM_CONFIGS["vit_h"]:
-        raw[SAM_CONFIG_KEY] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(config.sam).items()}
+        raw[SAM_CONFIG_KEY] = sam_config_entry(config.sam)
     return raw
 
 

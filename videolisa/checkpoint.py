@@ -139,17 +139,26 @@ def read_config(folder: Path) -> tuple[dict, Phi3Config, SamConfig]:
     if missing:
         raise InputError(path, f"not a VideoLISA config: missing {', '.join(missing)}")
     phi3 = Phi3Config.from_dict({k: v for k, v in raw.items() if k not in _NON_PHI3_KEYS})
+    return raw, phi3, sam_config_from(raw, path)
+
+
+def sam_config_from(raw: dict, path: Path) -> SamConfig:
+    """The SAM size of a VideoLISA/LISA config.json: ViT-H (every release) unless the toolkit wrote
+    another size under :data:`SAM_CONFIG_KEY`."""
     sam_raw = raw.get(SAM_CONFIG_KEY)
     if sam_raw is None:
-        sam = SAM_CONFIGS["vit_h"]
-    else:
-        try:
-            sam_dict = dict(require_dict(sam_raw, path, SAM_CONFIG_KEY))
-            sam_dict["encoder_global_attn_indexes"] = tuple(sam_dict["encoder_global_attn_indexes"])
-            sam = SamConfig(**sam_dict)
-        except (TypeError, KeyError) as e:
-            raise InputError(path, f"bad {SAM_CONFIG_KEY!r} ({e})") from e
-    return raw, phi3, sam
+        return SAM_CONFIGS["vit_h"]
+    try:
+        sam_dict = dict(require_dict(sam_raw, path, SAM_CONFIG_KEY))
+        sam_dict["encoder_global_attn_indexes"] = tuple(sam_dict["encoder_global_attn_indexes"])
+        return SamConfig(**sam_dict)
+    except (TypeError, KeyError) as e:
+        raise InputError(path, f"bad {SAM_CONFIG_KEY!r} ({e})") from e
+
+
+def sam_config_entry(sam: SamConfig) -> dict:
+    """:func:`sam_config_from`'s inverse, for config.json (tuples as JSON lists)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(sam).items()}
 
 
 # -- loading ---------------------------------------------------------------------------------------
@@ -329,7 +338,7 @@ def official_config(model: VideoLisa, config: VideoLisaConfig) -> dict:
         "mm_use_im_start_end": False, "use_cache": False, "train_mask_decoder": True, "out_dim": config.out_dim,
     })
     if config.sam != SAM_CONFIGS["vit_h"]:
-        raw[SAM_CONFIG_KEY] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(config.sam).items()}
+        raw[SAM_CONFIG_KEY] = sam_config_entry(config.sam)
     return raw
 
 
