@@ -46,10 +46,10 @@ from transformers import CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaFo
 from reasonvos.errors import InputError
 from reasonvos.fileio import atomic_dir, read_json, require_dict
 from reasonvos.frames import read_rgb
-from reasonvos.segmenter import VideoSegmenter
+from reasonvos.inference.segmenter import VideoSegmenter
 
 if TYPE_CHECKING:
-    from reasonvos.model import Benchmark, Sample, Video
+    from reasonvos.benchmarks.model import Benchmark, Sample, Video
 
 DEFAULT_CHECKPOINT = "xinlai/LISA-7B-v1"
 DEFAULT_CLIP = "openai/clip-vit-large-patch14"

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 
 from reasonvos.errors import InputError
-from reasonvos.segmenter import VideoSegmenter
+from reasonvos.inference.segmenter import VideoSegmenter
 
 from .lisa import LisaSegmenter, VideoFrames, is_sentence, lisa_query
 
 if TYPE_CHECKING:
-    from reasonvos.model import Benchmark, Sample, Video
+    from reasonvos.benchmarks.model import Benchmark, Sample, Video
 
 EMPTY_POLICIES = ("empty", "next")
 KEY_FRAME_CHOICES = ("first", "middle", "best")

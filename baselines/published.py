@@ -5,7 +5,7 @@ authors released prediction folders or submission zips. This scores such a folde
 with the toolkit's own scorer and records where it came from (``method_meta``: role
 ``published``, the source URL or citation, the archive's sha256, the import date), so the numbers
 enter the leaderboard as *measured from published predictions*, never as our own runs. Archives
-are unpacked with :mod:`reasonvos.extract` (no absolute paths, ``..`` or links; size caps) into a
+are unpacked with :mod:`reasonvos.acquire.extract` (no absolute paths, ``..`` or links; size caps) into a
 temporary folder that is removed afterwards.
 """
 
@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reasonvos.acquire.extract import extract_archive, sha256_file
 from reasonvos.errors import InputError, MissingFileError, PredictionError
-from reasonvos.extract import extract_archive, sha256_file
 
 if TYPE_CHECKING:
     from reasonvos.evaluators import Results
 
-    from reasonvos.model import Benchmark
+    from reasonvos.benchmarks.model import Benchmark
 
 #: how deep below the given folder the prediction layout may start (wrapper folders in zips)
 MAX_WRAPPER_DEPTH = 4

@@ -22,10 +22,10 @@ import numpy as np
 
 from reasonvos.errors import InputError, MaskError
 from reasonvos.frames import read_gray
-from reasonvos.segmenter import VideoSegmenter
+from reasonvos.inference.segmenter import VideoSegmenter
 
 if TYPE_CHECKING:
-    from reasonvos.model import Benchmark, Sample, Video
+    from reasonvos.benchmarks.model import Benchmark, Sample, Video
 
 
 class _ConstantFloor(VideoSegmenter):

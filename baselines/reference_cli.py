@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from reasonvos.errors import InputError
-from reasonvos.segmenter import VideoSegmenter
+from reasonvos.inference.segmenter import VideoSegmenter
 
 from .reference import REFERENCE_MODELS, FarnebackParams, FlowOracle
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from reasonvos.benchmarks.model import Benchmark, Sample
 from reasonvos.errors import InputError, MaskError, MissingFileError
 from reasonvos.masks import read_png_values
-from reasonvos.model import Benchmark, Sample
 
 from .checks import Problem, binary_mask, index_labels
 from .metrics import BOUND_TH, frame_scores

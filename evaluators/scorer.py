@@ -19,8 +19,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from reasonvos import __version__
+from reasonvos.benchmarks.model import Benchmark
 from reasonvos.errors import InputError, PredictionError
-from reasonvos.model import Benchmark
 
 from .checks import CheckReport, Problem, list_folder
 from .metrics import BOUND_TH

@@ -21,10 +21,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from tqdm import tqdm
 
+from reasonvos.benchmarks.model import Benchmark
 from reasonvos.errors import InputError
 from reasonvos.fileio import atomic_path
 from reasonvos.masks import encode_binary_png, read_png_values
-from reasonvos.model import Benchmark
 
 from .checks import CheckReport, Problem, binary_mask, list_folder
 from .protocols import read_prediction

@@ -20,9 +20,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reasonvos.benchmarks.model import Benchmark
 from reasonvos.errors import InputError
 from reasonvos.fileio import atomic_dir, write_bytes_atomic, write_text_atomic
-from reasonvos.model import Benchmark
 
 from .error_analysis import error_analysis
 from .page import AnalysisSection, render_page
@@ -77,7 +77,7 @@ def _pick_entry(spec: AnalysisSpec, name: str, entries: Sequence[Entry]) -> Entr
 
 
 def _run_analyses(specs: Sequence[AnalysisSpec], entries: Sequence[Entry], folder: Path) -> list[AnalysisSection]:
-    from reasonvos.registry import load_benchmark
+    from reasonvos.benchmarks.registry import load_benchmark
 
     sections = []
     used: set[str] = set()

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from reasonvos.benchmarks.model import Benchmark
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
 from reasonvos.fileio import write_bytes_atomic, write_text_atomic
 from reasonvos.masks import read_binary_png
-from reasonvos.model import Benchmark
 
 from .store import Entry, read_results, results_from_dict
 

@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 from reasonvos.videolisa.cli import add_model_arguments, build_model
 
+from reasonvos.benchmarks.model import Video
 from reasonvos.frames import read_video_frames
-from reasonvos.model import Video
 
 STAGES = ("decode", "clip", "sam_encode", "llm", "decode_masks")
 

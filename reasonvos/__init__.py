@@ -3,9 +3,9 @@ segmentation benchmarks (ReasonVOS, MeViS, Ref-YouTube-VOS, Ref-DAVIS-17)."""
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .errors import InputError
-from .model import Benchmark, Sample, Video
-from .registry import BENCHMARKS, load_benchmark
+from reasonvos.benchmarks.model import Benchmark, Sample, Video
+from reasonvos.benchmarks.registry import BENCHMARKS, load_benchmark
+from reasonvos.errors import InputError
 
 try:
     __version__ = version("reasonvos")

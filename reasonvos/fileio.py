@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import MetadataError, MissingFileError
+from reasonvos.errors import MetadataError, MissingFileError
 
 
 def _read_umask() -> int:

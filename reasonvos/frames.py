@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from reasonvos.benchmarks.model import Video
 from reasonvos.errors import InputError, MissingFileError
-from reasonvos.model import Video
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .errors import MaskError, MissingFileError
-from .fileio import NEW_FILE_MODE
+from reasonvos.errors import MaskError, MissingFileError
+from reasonvos.fileio import NEW_FILE_MODE
 
 
 #: DAVIS palette (first entries: black, dark red, dark green, ...), the standard 8-bit VOC layout.

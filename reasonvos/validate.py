@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import InputError
-from .fileio import write_json_atomic
-from .registry import BENCHMARKS, load_benchmark
-from .sources import published_counts
+from reasonvos.acquire.sources import published_counts
+from reasonvos.benchmarks.registry import BENCHMARKS, load_benchmark
+from reasonvos.errors import InputError
+from reasonvos.fileio import write_json_atomic
 
 EXAMPLES = 5
 # what a damaged image raises; a header claiming a huge size is a DecompressionBombError (not an OSError)
@@ -218,7 +218,7 @@ def _read_json_with_duplicates(path: Path) -> tuple[object, list[str]]:
 
 
 def _validate_reasonvos(report: Report, root: Path, deep: bool, workers: int | None) -> None:
-    from .loaders import reasonvos as rv
+    from reasonvos.benchmarks import reasonvos as rv
 
     try:
         base = rv.find_root(root)

@@ -9,8 +9,8 @@ import pytest
 from writers.sources import DEFAULT_INSTRUCTIONS, write_instructions, write_sources
 
 import reasonvos
-from reasonvos.build import MANIFEST_NAME, build_reasonvos
 from reasonvos.cli import main
+from reasonvos.construct.builder import MANIFEST_NAME, build_reasonvos
 from reasonvos.errors import InputError
 from reasonvos.masks import read_binary_png
 

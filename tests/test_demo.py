@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from reasonvos.cli import main
-from reasonvos.demo import ANALYSED_MODEL, DEMO_MODELS
+from reasonvos.demo.pipeline import ANALYSED_MODEL, DEMO_MODELS
 
 
 def test_demo_cli_writes_every_output(tmp_path, capsys, monkeypatch):

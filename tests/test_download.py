@@ -18,10 +18,16 @@ import requests
 from writers.archives import write_zip
 from writers.reasonvos import write_reasonvos
 
+from reasonvos.acquire.download import (
+    RetryPolicy,
+    download_benchmark,
+    gdrive_download,
+    http_download,
+    hub_download,
+)
+from reasonvos.acquire.extract import MARKER, read_marker
 from reasonvos.cli import main
-from reasonvos.download import RetryPolicy, download_benchmark, gdrive_download, http_download, hub_download
 from reasonvos.errors import DownloadError, InputError
-from reasonvos.extract import MARKER, read_marker
 
 FAST = RetryPolicy(attempts=3, base_delay=0.0, timeout=5.0)
 
@@ -415,7 +421,7 @@ def test_mevis_v2_from_the_hub_installs_and_extracts(server: FileServer, tmp_pat
 
 
 def test_unreachable_hub_folder_is_an_error_not_a_silent_skip(server: FileServer, tmp_path: Path):
-    from reasonvos.download import hub_folder_download
+    from reasonvos.acquire.download import hub_folder_download
 
     with pytest.raises(DownloadError, match="cannot list the Hugging Face dataset org/missing"):
         hub_folder_download("org/missing", ["valid_u/*"], tmp_path / "hub", endpoint=server.url)
@@ -458,7 +464,7 @@ def test_refdavis_over_https_with_the_alternate_text_url(server: FileServer, tmp
 
 
 def test_registry_lists_every_benchmark_with_checksums_or_a_note():
-    from reasonvos.sources import get_source, parse_registry, registry
+    from reasonvos.acquire.sources import get_source, parse_registry, registry
 
     assert set(registry()) == {"reasonvos", "mevis", "refytvos", "refdavis"}
     rv = get_source("reasonvos")

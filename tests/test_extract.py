@@ -17,8 +17,15 @@ from writers.archives import (
     write_zip_symlink,
 )
 
+from reasonvos.acquire.extract import (
+    MARKER,
+    ExtractLimits,
+    extract_archive,
+    is_extracted,
+    read_marker,
+    sha256_file,
+)
 from reasonvos.errors import InputError, UnsafeArchiveError
-from reasonvos.extract import MARKER, ExtractLimits, extract_archive, is_extracted, read_marker, sha256_file
 
 
 def tree(folder: Path) -> set[str]:

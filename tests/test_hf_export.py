@@ -15,7 +15,7 @@ from reasonvos.masks import decode_rle, read_binary_png
 
 pytest.importorskip("datasets")
 
-from reasonvos.hf import to_dataset  # noqa: E402
+from reasonvos.analysis.hf_export import to_dataset  # noqa: E402
 
 
 def test_reasonvos_rows_match_the_samples(tmp_path: Path):

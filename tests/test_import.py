@@ -14,10 +14,10 @@ from reasonvos.baselines.reference import StaticFirstFrame
 
 import reasonvos
 from reasonvos.cli import main
+from reasonvos.demo.render import write_sample_benchmark
+from reasonvos.demo.scenes import sample_scenes
 from reasonvos.errors import InputError, PredictionError
-from reasonvos.runner import run_inference
-from reasonvos.sample.render import write_sample_benchmark
-from reasonvos.sample.scenes import sample_scenes
+from reasonvos.inference.runner import run_inference
 
 SOURCE = "https://example.org/method-x (Doe et al., 2025)"
 

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 import reasonvos
-from reasonvos.cli import main
-from reasonvos.commands import infer
-from reasonvos.runner import RUN_INFO_NAME
-from reasonvos.sample.render import write_sample_benchmark
-from reasonvos.sample.scenes import sample_scenes
+from reasonvos.cli import infer, main
+from reasonvos.demo.render import write_sample_benchmark
+from reasonvos.demo.scenes import sample_scenes
+from reasonvos.inference.runner import RUN_INFO_NAME
 
 
 def few_scenes():

@@ -3,9 +3,9 @@
 import pytest
 from writers.sources import DEFAULT_INSTRUCTIONS, write_instructions, write_sources
 
+from reasonvos.construct.instruction_file import InstructionError, check_against_sources, read_instructions
+from reasonvos.construct.source_datasets import open_source
 from reasonvos.errors import InputError
-from reasonvos.instructions import InstructionError, check_against_sources, read_instructions
-from reasonvos.source_readers import open_source
 
 GOOD = {"source": "mose", "video": "001ca3cb", "obj_id": "2", "text": "the dog", "kind": "short"}
 

@@ -20,10 +20,10 @@ from reasonvos.baselines.lisa_xmem import (  # noqa: E402
 )
 from writers.reasonvos import write_reasonvos  # noqa: E402
 
+from reasonvos.benchmarks.registry import load_benchmark  # noqa: E402
 from reasonvos.cli import main  # noqa: E402
 from reasonvos.errors import InputError  # noqa: E402
-from reasonvos.registry import load_benchmark  # noqa: E402
-from reasonvos.runner import RUN_INFO_NAME, is_complete  # noqa: E402
+from reasonvos.inference.runner import RUN_INFO_NAME, is_complete  # noqa: E402
 
 torch.set_num_threads(2)
 

@@ -7,8 +7,8 @@ import pytest
 from writers.reasonvos import RVExpression, default_videos, write_reasonvos
 
 import reasonvos
+from reasonvos.benchmarks.reasonvos import parse_mask_folder_key
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
-from reasonvos.loaders.reasonvos import parse_mask_folder_key
 
 
 def _expected(videos):

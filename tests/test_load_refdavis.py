@@ -8,8 +8,8 @@ import pytest
 from writers.refdavis import write_refdavis_converted, write_refdavis_raw
 
 import reasonvos
+from reasonvos.benchmarks.refdavis import ANNOTATOR_SLOTS
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
-from reasonvos.loaders.refdavis import ANNOTATOR_SLOTS
 from reasonvos.masks import write_index_png
 
 

@@ -13,9 +13,9 @@ pytest.importorskip("segment_anything")
 
 from reasonvos import load_benchmark  # noqa: E402
 from reasonvos.cli import main  # noqa: E402
-from reasonvos.runner import is_complete  # noqa: E402
-from reasonvos.sample.render import write_sample_benchmark  # noqa: E402
-from reasonvos.sample.scenes import sample_scenes  # noqa: E402
+from reasonvos.demo.render import write_sample_benchmark  # noqa: E402
+from reasonvos.demo.scenes import sample_scenes  # noqa: E402
+from reasonvos.inference.runner import is_complete  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from reasonvos.baselines.reference import (
 from reasonvos.baselines.reference_cli import add_model_arguments, build_model
 
 import reasonvos
+from reasonvos.demo.render import write_sample_benchmark
 from reasonvos.errors import InputError
-from reasonvos.sample.render import write_sample_benchmark
 
 
 @pytest.fixture(scope="module")

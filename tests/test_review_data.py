@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from writers.reasonvos import default_videos, write_reasonvos
 
+from reasonvos.benchmarks import reasonvos as rv_loader
 from reasonvos.errors import InputError
-from reasonvos.loaders import reasonvos as rv_loader
-from reasonvos.runner import run_inference, write_sample
-from reasonvos.segmenter import VideoSegmenter
+from reasonvos.inference.runner import run_inference, write_sample
+from reasonvos.inference.segmenter import VideoSegmenter
 
 
 class FixedCount(VideoSegmenter):
@@ -188,7 +188,7 @@ def test_an_instruction_exp_id_must_be_a_folder_name(tmp_path, exp_id):
     benchmark with ``a/b`` or ``..`` there cannot be predicted or scored in its own layout."""
     from writers.sources import write_instructions
 
-    from reasonvos.instructions import InstructionError, read_instructions
+    from reasonvos.construct.instruction_file import InstructionError, read_instructions
 
     line = {"source": "mose", "video": "001ca3cb", "obj_id": "2", "text": "the dog", "kind": "short",
             "exp_id": exp_id}
@@ -250,7 +250,7 @@ def test_the_runner_refuses_a_benchmark_that_expects_index_predictions(tmp_path)
 
 def test_world_size_without_rank_is_refused(monkeypatch):
     """Every process would think it is rank 0: all would run every video and share tmp names."""
-    from reasonvos.runner import shard_from_env
+    from reasonvos.inference.runner import shard_from_env
 
     monkeypatch.delenv("RANK", raising=False)
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -315,7 +315,7 @@ def test_refytvos_valid_without_test_meta_must_keep_202_of_the_507_listed_videos
 
     from writers.refytvos import write_refytvos
 
-    from reasonvos.loaders import refytvos
+    from reasonvos.benchmarks import refytvos
 
     monkeypatch.setattr(refytvos, "LISTED_VALID_VIDEOS", 5)
     monkeypatch.setattr(refytvos, "EXPECTED_VALID_VIDEOS", 3)

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from writers.archives import write_tar, write_tar_link, write_zip
 
-from reasonvos.download import RetryPolicy, http_download
+from reasonvos.acquire.download import RetryPolicy, http_download
+from reasonvos.acquire.extract import MARKER, ExtractLimits, extract_archive, read_marker
 from reasonvos.errors import DownloadError, InputError, UnsafeArchiveError
-from reasonvos.extract import MARKER, ExtractLimits, extract_archive, read_marker
 from reasonvos.validate import validate
 
 FAST = RetryPolicy(attempts=3, base_delay=0.0, timeout=5.0)
@@ -106,7 +106,7 @@ def test_zip_bomb_split_into_many_small_members_is_refused(tmp_path: Path):
 def test_a_disk_side_failure_is_not_called_a_corrupt_archive(tmp_path: Path):
     """A write that the OS refuses (here: a name too long; in real life a full disk) is not the
     archive's fault; calling it corrupt would send the user (and the downloader) to fetch it again."""
-    from reasonvos.extract import CorruptArchiveError
+    from reasonvos.acquire.extract import CorruptArchiveError
 
     archive = write_zip(tmp_path / "long.zip", {"JPEGImages/" + "x" * 300 + ".jpg": b"a"})
     with pytest.raises(InputError, match="File name too long") as info:
@@ -360,7 +360,7 @@ def test_corrupt_self_recorded_download_is_moved_aside_so_the_next_run_fetches_i
     must not stay recorded as verified, or every later run re-uses the same broken file."""
     import requests
 
-    from reasonvos.download import download_benchmark
+    from reasonvos.acquire.download import download_benchmark
 
     name = "DAVIS-2017-Unsupervised-trainval-480p.zip"
     srv.files[f"/csergi/share/davis/{name}"] = _crc_broken_zip(tmp_path / "bad.zip")

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import reasonvos
+from reasonvos.demo.render import render_scene, write_sample_benchmark
+from reasonvos.demo.scenes import sample_scenes
 from reasonvos.masks import png_size, read_binary_png
-from reasonvos.sample.render import render_scene, write_sample_benchmark
-from reasonvos.sample.scenes import sample_scenes
 
 
 def tree_digest(root: Path) -> dict[str, str]:

@@ -181,8 +181,8 @@ def test_scoring_modules_do_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys, reasonvos.evaluators, reasonvos.evaluators.submission, reasonvos.commands.score, "
-            "reasonvos.commands.submit; print('torch' in sys.modules)")
+    code = ("import sys, reasonvos.evaluators, reasonvos.evaluators.submission, reasonvos.cli.score, "
+            "reasonvos.cli.submit; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -219,7 +219,7 @@ def test_prediction_folders_of_no_sample_are_reported_not_scored(rv, tmp_path, c
 def test_method_meta_role_must_be_one_the_leaderboard_knows(rv, capsys):
     from reasonvos.leaderboard.store import ROLES as LEADERBOARD_ROLES
 
-    from reasonvos.commands.score import ROLES
+    from reasonvos.cli.score import ROLES
 
     assert set(ROLES) == set(LEADERBOARD_ROLES)
     bench, pred = rv

@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 from writers.sources import write_burst, write_mevis_source, write_mose, write_vipseg
 
+from reasonvos.construct.source_datasets import SOURCES, open_source
 from reasonvos.errors import InputError, MaskError, MetadataError
 from reasonvos.masks import encode_rle
-from reasonvos.source_readers import SOURCES, open_source
 
 WRITERS = {"mose": write_mose, "mevis": write_mevis_source, "vipseg": write_vipseg, "burst": write_burst}
 

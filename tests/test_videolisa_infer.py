@@ -23,7 +23,7 @@ from writers.reasonvos import write_reasonvos  # noqa: E402
 from reasonvos import load_benchmark  # noqa: E402
 from reasonvos.cli import main  # noqa: E402
 from reasonvos.frames import read_video_frames  # noqa: E402
-from reasonvos.runner import run_inference  # noqa: E402
+from reasonvos.inference.runner import run_inference  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

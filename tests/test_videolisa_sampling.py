@@ -94,5 +94,5 @@ def test_queries_keep_the_official_quirks():
 
 def test_cli_modules_do_not_import_torch():
     code = ("import sys, reasonvos.videolisa.cli, reasonvos.videolisa.sampling, reasonvos.frames, "
-            "reasonvos.commands.segment; assert 'torch' not in sys.modules, 'torch imported'")
+            "reasonvos.cli.segment; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,7 +1,7 @@
 """Command-line glue: the model options of ``reasonvos infer videolisa`` and ``reasonvos segment``.
 
 Model registry contract: ``add_model_arguments(parser)`` adds the options, ``build_model(args)``
-returns a ready :class:`~reasonvos.segmenter.VideoSegmenter`. torch is imported only inside
+returns a ready :class:`~reasonvos.inference.segmenter.VideoSegmenter`. torch is imported only inside
 ``build_model`` so that ``reasonvos --help`` stays fast and works without the models extra.
 """
 

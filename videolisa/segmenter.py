@@ -1,4 +1,4 @@
-"""VideoLISA as a :class:`~reasonvos.segmenter.VideoSegmenter` for the shared runner.
+"""VideoLISA as a :class:`~reasonvos.inference.segmenter.VideoSegmenter` for the shared runner.
 
 Per video (cached, keyed by video id, dropped when the video changes): decode the frames once,
 CLIP-encode the sparse frames, SAM-encode every frame in batches. Per expression: one LLM pass
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from reasonvos.frames import read_video_frames
-from reasonvos.segmenter import VideoSegmenter
+from reasonvos.inference.segmenter import VideoSegmenter
 
 from .model import VideoLisa
 from .prompts import phi3_prompt, query_for
@@ -29,7 +29,7 @@ from .sampling import NUM_FRAMES_DENSE, NUM_FRAMES_SPARSE, dense_positions, spar
 from .tokenizer import LegacySentencePieceTokenizer, tokenize_with_image
 
 if TYPE_CHECKING:
-    from reasonvos.model import Benchmark, Sample, Video
+    from reasonvos.benchmarks.model import Benchmark, Sample, Video
 
 
 @dataclass

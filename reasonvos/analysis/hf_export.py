@@ -1,0 +1,83 @@
+"""Export a loaded benchmark as a Hugging Face ``datasets.Dataset`` (one row per sample).
+
+Rows carry what a training or analysis pipeline needs without our loaders: the expression, its
+ids and kind, the frame names and paths, and the ground truth as file paths (ReasonVOS binary
+PNGs, Ref-YTVOS/DAVIS index PNGs whose value is the object id) or as COCO RLE of the union of the
+referred objects per frame (MeViS). ``datasets`` is the optional ``hf`` extra, imported lazily so
+the core never needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from reasonvos.benchmarks.model import Benchmark, Sample
+from reasonvos.masks import encode_rle
+
+if TYPE_CHECKING:  # pragma: no cover
+    import datasets
+
+
+def _datasets() -> Any:
+    try:
+        import datasets
+    except ImportError as e:
+        raise ImportError("reasonvos.analysis.hf_export needs the Hugging Face 'datasets' package: "
+                          "pip install 'reasonvos[hf]' (or pip install datasets)") from e
+    return datasets
+
+
+def features() -> datasets.Features:
+    """The fixed schema, so exports of different benchmarks concatenate."""
+    ds = _datasets()
+    string_list = [ds.Value("string")]  # a Python list means "list of" in every datasets version
+    return ds.Features({
+        "benchmark": ds.Value("string"), "split": ds.Value("string"), "video": ds.Value("string"),
+        "exp_id": ds.Value("string"), "key": ds.Value("string"), "text": ds.Value("string"),
+        "kind": ds.Value("string"), "source": ds.Value("string"), "annotator": ds.Value("int32"),
+        "obj_ids": string_list, "frames": string_list, "frame_paths": string_list,
+        "mask_paths": string_list,
+        "mask_rles": [{"size": [ds.Value("int32")], "counts": ds.Value("string")}],
+    })
+
+
+def _mask_paths(bench: Benchmark, sample: Sample) -> list[str]:
+    """GT file per scored frame, for benchmarks whose GT is one PNG per frame."""
+    if not bench.has_ground_truth:
+        return []
+    if hasattr(bench, "mask_dir"):  # ReasonVOS: one binary PNG folder per object
+        folder = bench.mask_dir(sample)
+        return [str(folder / f"{f}.png") for f in bench.scored_frames(sample)]
+    if hasattr(bench, "annotation_path") and getattr(bench, "annotation_root", None) is not None:
+        return [str(bench.annotation_path(sample.video_id, f)) for f in bench.scored_frames(sample)]
+    if hasattr(bench, "label_dir"):
+        folder = bench.label_dir(sample.video_id)
+        return [str(folder / f"{f}.png") for f in bench.scored_frames(sample)]
+    return []
+
+
+def _rles(bench: Benchmark, sample: Sample) -> list[dict]:
+    """Union GT per scored frame as COCO RLE (benchmarks whose GT is RLE, i.e. MeViS)."""
+    if not bench.has_ground_truth or not hasattr(bench, "mask_dict"):
+        return []
+    return [encode_rle(mask) for _frame, mask in bench.gt_masks(sample)]
+
+
+def rows(bench: Benchmark) -> Iterator[dict]:
+    """One dict per sample, in the benchmark's sample order."""
+    for s in bench.samples:
+        video = bench.videos[s.video_id]
+        frame_paths = [str(video.image_path(f)) for f in video.frames] if video.image_dir is not None else []
+        yield {
+            "benchmark": bench.name, "split": bench.split, "video": s.video_id, "exp_id": s.exp_id,
+            "key": s.key, "text": s.text, "kind": s.kind, "source": s.source, "annotator": s.annotator,
+            "obj_ids": list(s.obj_ids), "frames": list(video.frames), "frame_paths": frame_paths,
+            "mask_paths": _mask_paths(bench, s), "mask_rles": _rles(bench, s),
+        }
+
+
+def to_dataset(bench: Benchmark) -> datasets.Dataset:
+    """The benchmark as a ``datasets.Dataset`` with :func:`features` (one row per sample)."""
+    ds = _datasets()
+    return ds.Dataset.from_list(list(rows(bench)), features=features())

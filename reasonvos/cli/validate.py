@@ -1,0 +1,35 @@
+"""``reasonvos validate NAME --root DIR``: check a local copy and print a grouped report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from reasonvos.benchmarks.registry import BENCHMARKS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "validate", help="check a local benchmark copy (structure, files, masks, counts)",
+        description="Validate a benchmark copy. Errors (broken structure, missing or undecodable files, "
+                    "dangling references) exit 1; warnings (counts differing from the published ones, "
+                    "known quirks) do not.",
+    )
+    p.add_argument("name", choices=sorted(BENCHMARKS), help="benchmark")
+    p.add_argument("--root", type=Path, required=True, help="benchmark root")
+    p.add_argument("--split", default=None, help="only this split (default: every split present)")
+    p.add_argument("--deep", action="store_true", help="also decode every frame (slower)")
+    p.add_argument("--workers", type=int, default=None, help="processes for decoding (default: all cores)")
+    p.add_argument("--examples", type=int, default=5, help="examples shown per kind of problem")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the report as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reasonvos.validate import validate
+
+    report = validate(args.name, args.root, args.split, deep=args.deep, workers=args.workers)
+    print(report.format(examples=args.examples))
+    if args.json is not None:
+        report.write_json(args.json)
+    return 0 if report.ok else 1

@@ -1,1 +1,0 @@
-"""One loader per benchmark format; each returns a :class:`reasonvos.model.Benchmark`."""

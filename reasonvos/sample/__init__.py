@@ -1,5 +1,0 @@
-"""The embedded sample benchmark: seeded, procedurally rendered, in the ReasonVOS layout."""
-
-from .render import write_sample_benchmark
-
-__all__ = ["write_sample_benchmark"]
