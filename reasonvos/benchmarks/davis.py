@@ -23,6 +23,7 @@ import numpy as np
 
 from reasonvos.benchmarks.common import list_stems, read_lines
 from reasonvos.benchmarks.model import Benchmark, Sample, Video
+from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
 from reasonvos.masks import png_size, read_index_png
 
@@ -141,3 +142,17 @@ def load(root: str | Path, split: str | None = None, annotations: str | None = N
     return DavisBenchmark(
         davis_root or ann_root, split, videos, samples, has_ground_truth=True, meta_path=list_path, annotation_root=ann_root,
     )
+
+
+def present_splits(root: Path) -> list[str | None]:
+    """Any DAVIS-layout folder is read whole (an ImageSets list is used only when a split is named)."""
+    return [None]
+
+
+SPEC = BenchmarkSpec(
+    name="davis", display_name="DAVIS", load=load,
+    splits=(None, "train", "val"), default_split=None,
+    protocols=("davis-semi", "davis-unsup"), present_splits=present_splits,
+    prediction_kind="index", instruction_style=None, source_name=None,
+    description="any folder in DAVIS layout (index PNGs per video), scored as plain VOS",
+)

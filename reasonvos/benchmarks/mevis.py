@@ -31,6 +31,7 @@ from reasonvos.benchmarks.common import (
     videos_of,
 )
 from reasonvos.benchmarks.model import Benchmark, Sample, Video
+from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
 from reasonvos.fileio import require_dict
 from reasonvos.masks import decode_rle
@@ -216,3 +217,19 @@ def load(root: str | Path, split: str | None = None, version: str | None = None)
         root, split, videos, samples, has_ground_truth=has_gt, version=version_used, meta_path=meta_path,
         mask_dict_path=mask_dict_path, version_note=note,
     )
+
+
+def present_splits(root: Path) -> list[str | None]:
+    """The splits whose folder this copy holds (a copy need not hold all three)."""
+    bases = (Path(root), Path(root) / "mevis")
+    return [s for s in SPLITS if any((b / s).is_dir() for b in bases)]
+
+
+SPEC = BenchmarkSpec(
+    name="mevis", display_name="MeViS", load=load,
+    splits=SPLITS, default_split="valid_u",
+    protocols=("expression",), present_splits=present_splits,
+    submission_prefix="", server_splits=("valid",),
+    instruction_style="referring", source_name="mevis",
+    description="motion expressions video segmentation (ICCV 2023)",
+)

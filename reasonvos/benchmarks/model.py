@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from reasonvos.errors import InputError
 from reasonvos.masks import png_size
+
+if TYPE_CHECKING:
+    from reasonvos.benchmarks.registry import BenchmarkSpec
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,13 @@ class Benchmark:
             f"<{type(self).__name__} {self.name} split={self.split} version={self.version} "
             f"videos={len(self.videos)} samples={len(self.samples)}>"
         )
+
+    @property
+    def spec(self) -> BenchmarkSpec:
+        """This benchmark's declaration (splits, protocols, layouts): ask it, never test ``name``."""
+        from reasonvos.benchmarks.registry import get
+
+        return get(self.name)
 
     def sample(self, key: str) -> Sample:
         return self._by_key[key]

@@ -21,6 +21,7 @@ import numpy as np
 
 from reasonvos.benchmarks.common import frame_list
 from reasonvos.benchmarks.model import Benchmark, Sample, Video
+from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import MetadataError, MissingFileError, SchemaVersionError
 from reasonvos.fileio import read_json, require_dict, require_list
 from reasonvos.masks import read_binary_png
@@ -180,3 +181,18 @@ def load(root: str | Path, split: str | None = None) -> ReasonVOSBenchmark:
         root, None, videos, samples, has_ground_truth=True, version="current",
         meta_path=meta_path, mask_dirs=mask_dirs,
     )
+
+
+def present_splits(root: Path) -> list[str | None]:
+    """ReasonVOS has one evaluation split."""
+    return [None]
+
+
+SPEC = BenchmarkSpec(
+    name="reasonvos", display_name="ReasonVOS", load=load,
+    splits=(None, "test", "all"), default_split=None,
+    split_aliases={None: "all", "test": "all", "all": "all"},
+    protocols=("expression",), present_splits=present_splits,
+    instruction_style="reasoning", source_name="reasonvos",
+    description="reasoning video object segmentation (VideoLISA, NeurIPS 2024): 91 videos, 458 samples",
+)

@@ -45,6 +45,7 @@ from reasonvos.benchmarks.common import (
     videos_of,
 )
 from reasonvos.benchmarks.model import Benchmark, Sample, Video
+from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
 from reasonvos.fileio import require_dict
 from reasonvos.masks import png_size, read_index_png
@@ -294,3 +295,18 @@ def load(root: str | Path, split: str | None = None, layout: str | None = None) 
 
 
 __all__ = ["ANNOTATOR_SLOTS", "RefDavisBenchmark", "Slot", "load", "read_text_annotations"]
+
+
+def present_splits(root: Path) -> list[str | None]:
+    """Only the valid split is evaluated."""
+    return ["valid"]
+
+
+SPEC = BenchmarkSpec(
+    name="refdavis", display_name="Ref-DAVIS-17", load=load,
+    splits=SPLITS, default_split="valid",
+    split_aliases={None: "val", "valid": "val", "val": "val"},
+    protocols=("refdavis", "expression"), present_splits=present_splits,
+    instruction_style="referring", source_name="refdavis",
+    description="referring expressions on DAVIS-2017 (Khoreva et al., ACCV 2018), two annotators",
+)

@@ -32,6 +32,7 @@ from reasonvos.benchmarks.common import (
     videos_of,
 )
 from reasonvos.benchmarks.model import Benchmark, Sample, Video
+from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
 from reasonvos.fileio import require_dict
 from reasonvos.masks import png_size, read_index_png
@@ -203,3 +204,19 @@ def load(root: str | Path, split: str | None = None) -> RefYTVOSBenchmark:
     root = find_root(root, "ref-youtube-vos", ("meta_expressions", "valid", "train"))
     split = check_split(split, SPLITS, "valid", root, "Ref-YouTube-VOS")
     return _load_valid(root) if split == "valid" else _load_train(root)
+
+
+def present_splits(root: Path) -> list[str | None]:
+    """The splits whose ``meta_expressions/<split>/meta_expressions.json`` this copy holds."""
+    bases = (Path(root), Path(root) / "ref-youtube-vos")
+    return [s for s in SPLITS if any((b / "meta_expressions" / s / "meta_expressions.json").is_file() for b in bases)]
+
+
+SPEC = BenchmarkSpec(
+    name="refytvos", display_name="Ref-YouTube-VOS", load=load,
+    splits=SPLITS, default_split="valid",
+    protocols=("expression",), present_splits=present_splits,
+    submission_prefix="Annotations", server_splits=("valid",),
+    instruction_style="referring", source_name="refytvos",
+    description="referring video object segmentation on YouTube-VOS (URVOS, ECCV 2020)",
+)

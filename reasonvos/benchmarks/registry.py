@@ -1,26 +1,190 @@
-"""Which loader reads which benchmark. Loaders are imported on first use."""
+"""The benchmark registry: every benchmark the toolkit knows, each declared once.
+
+A benchmark module declares one :class:`BenchmarkSpec` (``SPEC``) beside its loader: its name,
+splits, protocols, prediction and submission layouts, instruction style, sources-registry name,
+and the functions that find its splits and load it. Everything else in the toolkit asks the
+registry (:func:`get`, :func:`names`) or the loaded :class:`Benchmark` (``bench.spec``) instead of
+testing a benchmark's name.
+
+Extension point: a third-party package registers more benchmarks either by calling
+:func:`register` with a spec, or through the ``reasonvos.benchmarks`` entry point group, whose
+entries name a module or an object holding a ``SPEC`` (``mybench = "mypkg.mybench"``). Built-in
+and entry-point modules are imported on first use of the registry, not at ``import reasonvos``.
+"""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
-from reasonvos.benchmarks.model import Benchmark
 from reasonvos.errors import InputError
 
-#: benchmark name -> module under reasonvos.benchmarks with a ``load(root, split=None, **kw)``
-BENCHMARKS: dict[str, str] = {
-    "reasonvos": "reasonvos",
-    "mevis": "mevis",
-    "refytvos": "refytvos",
-    "refdavis": "refdavis",
-    "davis": "davis",
-}
+if TYPE_CHECKING:
+    from reasonvos.benchmarks.model import Benchmark, Sample
+
+#: the entry point group third-party benchmarks register under
+ENTRY_POINT_GROUP = "reasonvos.benchmarks"
+
+#: the built-in benchmarks, in the order tables and listings show them
+BUILTIN_MODULES: tuple[str, ...] = (
+    "reasonvos.benchmarks.reasonvos",
+    "reasonvos.benchmarks.mevis",
+    "reasonvos.benchmarks.refytvos",
+    "reasonvos.benchmarks.refdavis",
+    "reasonvos.benchmarks.davis",
+)
+
+#: instruction styles: "reasoning" (ReasonVOS: sentences or phrases, told apart by the sample's
+#: kind), "referring" (referring expressions: phrases), None (no instructions: plain VOS)
+INSTRUCTION_STYLES = ("reasoning", "referring", None)
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """Everything the toolkit knows about one benchmark, in one place.
+
+    ``splits`` lists the split names ``load`` accepts; ``default_split`` is the one used when none
+    is given. ``split_aliases`` maps every accepted name (None included) of a split to the name the
+    papers' tables use for it, so measured and reported rows line up on a leaderboard.
+    ``protocols`` lists the scoring protocols this benchmark can be scored with, the default first.
+    ``submission_prefix`` is the folder inside an evaluation server's zip (None: no server).
+    ``present_splits(root)`` says which splits a local copy holds (validate checks each).
+    """
+
+    name: str
+    display_name: str
+    load: Callable[..., Benchmark]
+    splits: tuple[str | None, ...]
+    default_split: str | None
+    protocols: tuple[str, ...]
+    present_splits: Callable[[Path], list[str | None]]
+    split_aliases: Mapping[str | None, str] = field(default_factory=dict)
+    prediction_kind: str = "binary"  # "binary": one 0/255 PNG per sample and frame; "index": palette ids
+    submission_prefix: str | None = None
+    server_splits: tuple[str, ...] = ()  # splits scored only by an evaluation server (no public GT)
+    instruction_style: str | None = "referring"
+    source_name: str | None = None  # the key of this benchmark in the sources registry (download)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.protocols:
+            raise ValueError(f"benchmark {self.name!r} declares no protocol")
+        if self.instruction_style not in INSTRUCTION_STYLES:
+            raise ValueError(f"benchmark {self.name!r}: instruction_style must be one of {INSTRUCTION_STYLES}")
+        if self.prediction_kind not in ("binary", "index"):
+            raise ValueError(f"benchmark {self.name!r}: prediction_kind must be 'binary' or 'index'")
+        object.__setattr__(self, "split_aliases", MappingProxyType(dict(self.split_aliases)))
+
+    @property
+    def default_protocol(self) -> str:
+        return self.protocols[0]
+
+    def table_split(self, split: str | None) -> str | None:
+        """The split's name as the papers' tables give it (``None`` and ``test`` are ReasonVOS ``all``)."""
+        return self.split_aliases.get(split, split)
+
+    def is_sentence(self, sample: Sample) -> bool | None:
+        """Whether a sample's instruction is a full sentence (True) or a phrase (False), as the
+        benchmark defines it; None where the benchmark has no instructions to tell."""
+        if self.instruction_style == "reasoning":
+            return sample.kind == "long"
+        if self.instruction_style == "referring":
+            return False
+        return None
+
+
+_REGISTRY: dict[str, BenchmarkSpec] = {}
+_LOADED = False
+
+
+def register(spec: BenchmarkSpec, *, replace: bool = False) -> BenchmarkSpec:
+    """Add a benchmark to the registry (a second spec with the same name is refused)."""
+    if not isinstance(spec, BenchmarkSpec):
+        raise TypeError(f"register() takes a BenchmarkSpec, not {type(spec).__name__}")
+    _ensure_loaded()
+    if spec.name in _REGISTRY and not replace and _REGISTRY[spec.name] is not spec:
+        raise ValueError(f"a benchmark named {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    """Remove a registered benchmark (tests and plugins that register temporarily)."""
+    _ensure_loaded()
+    _REGISTRY.pop(name, None)
+
+
+def _spec_of(obj: Any, where: str) -> BenchmarkSpec:
+    spec = getattr(obj, "SPEC", obj)
+    if not isinstance(spec, BenchmarkSpec):
+        raise TypeError(f"{where} holds no BenchmarkSpec (define SPEC = BenchmarkSpec(...))")
+    return spec
+
+
+def _ensure_loaded() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True  # set first: a plugin that calls register() while loading must not recurse
+    for module in BUILTIN_MODULES:
+        spec = _spec_of(importlib.import_module(module), module)
+        _REGISTRY.setdefault(spec.name, spec)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        spec = _spec_of(ep.load(), f"entry point {ep.name!r} ({ep.value})")
+        _REGISTRY.setdefault(spec.name, spec)
+
+
+def names() -> tuple[str, ...]:
+    """Registered benchmark names, built-ins first in their table order."""
+    _ensure_loaded()
+    return tuple(_REGISTRY)
+
+
+def all_specs() -> tuple[BenchmarkSpec, ...]:
+    _ensure_loaded()
+    return tuple(_REGISTRY.values())
+
+
+def get(name: str) -> BenchmarkSpec:
+    """The declaration of benchmark ``name``; an InputError naming the known ones otherwise."""
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise InputError(None, f"unknown benchmark {name!r}; known: {', '.join(_REGISTRY)}") from None
+
+
+def find(name: str) -> BenchmarkSpec | None:
+    """The declaration of ``name``, or None for a name no benchmark has (e.g. a paper's image benchmark)."""
+    _ensure_loaded()
+    return _REGISTRY.get(name)
 
 
 def load_benchmark(name: str, root: str | Path, split: str | None = None, **kwargs) -> Benchmark:
     """Load benchmark ``name`` from ``root`` (the folder the download step produced)."""
-    if name not in BENCHMARKS:
-        raise InputError(None, f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
-    module = importlib.import_module(f"reasonvos.benchmarks.{BENCHMARKS[name]}")
-    return module.load(root, split, **kwargs)
+    return get(name).load(root, split, **kwargs)
+
+
+class _RegistryView(Mapping):
+    """Read-only ``name -> spec`` view for code that liked the old ``BENCHMARKS`` dict."""
+
+    def __getitem__(self, name: str) -> BenchmarkSpec:
+        _ensure_loaded()
+        return _REGISTRY[name]
+
+    def __iter__(self):
+        _ensure_loaded()
+        return iter(dict(_REGISTRY))
+
+    def __len__(self) -> int:
+        _ensure_loaded()
+        return len(_REGISTRY)
+
+
+#: every registered benchmark, by name (a live, read-only view of the registry)
+BENCHMARKS: Mapping[str, BenchmarkSpec] = _RegistryView()
