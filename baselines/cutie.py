@@ -1,6 +1,6 @@
 """Cutie (Cheng et al., CVPR 2024) as an optional propagator, through the PyPI package ``rf-cutie``.
 
-Built without hydra (specs/baselines.md §4): the packaged ``eval_config.yaml`` minus its hydra keys,
+Built without hydra (docs/models.md#cutie): the packaged ``eval_config.yaml`` minus its hydra keys,
 with ``model/base.yaml`` merged in. Constructing ``CUTIE`` would download ImageNet ResNet weights,
 which the checkpoint overwrites anyway, so those two functions are patched out during
 construction. Weights load with ``torch.load(weights_only=True)`` and must match the network's keys
@@ -25,7 +25,7 @@ from reasonvos.errors import InputError
 
 @dataclass
 class CutieConfig:
-    """The settings the spec suggests (§4): memory every 5 frames, no long-term memory, 480 px."""
+    """The suggested settings (docs/models.md#cutie): memory every 5 frames, no long-term memory, 480 px."""
 
     mem_every: int = 5
     use_long_term: bool = False
@@ -70,7 +70,7 @@ def _model_config(folder, name: str):
 
 
 def build_cutie_network(cfg) -> torch.nn.Module:
-    """CUTIE with random weights, without the ImageNet download at construction (§4 step 4)."""
+    """CUTIE with random weights, without the ImageNet download at construction (docs/models.md#cutie)."""
     from cutie.model.cutie import CUTIE
 
     with mock.patch("cutie.model.utils.resnet.model_zoo.load_url", lambda *a, **k: {}), \

@@ -2,12 +2,12 @@
 
 LISA-v1 checkpoints (``xinlai/LISA-7B-v1``, ``xinlai/LISA-13B-llama2-v1``, ...) are vendored LLaVA
 code; here they load into stock ``LlamaForCausalLM`` + ``CLIPVisionModel`` plus the pieces VideoLISA
-already has (specs/baselines.md §1.5-1.6): the linear projector, ``text_hidden_fcs``, the splice of
+already has (docs/models.md#loading-lisa-with-stock-classes): the linear projector, ``text_hidden_fcs``, the splice of
 the 256 CLIP tokens at ``<image>``, the "[SEG] - 1" hidden-state rule and the shared SAM adapter
 (``reasonvos.videolisa.sam_adapter``). Inference is teacher-forced (one pass, no generation) with
-the original validation prompt (§1.4).
+the original validation prompt (docs/models.md#lisa-prompt).
 
-Video modes (§1.7): ``per-frame`` runs LISA on every frame independently; ``first-frame-token``
+Video modes (docs/models.md#lisa-on-video): ``per-frame`` runs LISA on every frame independently; ``first-frame-token``
 runs the LLM on frame 0 only and decodes its ``[SEG]`` embedding against every frame ("LISA-7B*").
 """
 
@@ -55,7 +55,7 @@ DEFAULT_CHECKPOINT = "xinlai/LISA-7B-v1"
 DEFAULT_CLIP = "openai/clip-vit-large-patch14"
 MODES = ("per-frame", "first-frame-token")
 
-# -- prompt (llava_v1 conversation, SeparatorStyle.TWO; §1.4) ------------------------------------
+# -- prompt (llava_v1 conversation, SeparatorStyle.TWO; docs/models.md#lisa-prompt) ------------------------------------
 
 SYSTEM = ("A chat between a curious human and an artificial intelligence assistant. The assistant "
           "gives helpful, detailed, and polite answers to the human's questions.")
@@ -172,7 +172,7 @@ class LisaModel(VideoLisa):
 
 def read_lisa_config(folder: Path) -> tuple[dict, LlamaConfig, SamConfig]:
     """config.json -> (raw, LlamaConfig, SAM config). Never AutoConfig: ``model_type "llava"``
-    resolves to transformers' LlavaConfig, the wrong class (§1.5)."""
+    resolves to transformers' LlavaConfig, the wrong class (docs/models.md#loading-lisa-with-stock-classes)."""
     path = folder / "config.json"
     raw = require_dict(read_json(path, "model config"), path, "config.json")
     missing = [k for k in ("out_dim", "hidden_size", "vocab_size", "num_hidden_layers") if k not in raw]

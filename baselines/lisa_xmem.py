@@ -1,6 +1,6 @@
 """LISA + XMem: LISA segments one key frame, a propagator tracks that mask through the video.
 
-As the VideoLISA paper describes the baseline (specs/baselines.md §3): LISA sees a single frame
+As the VideoLISA paper describes the baseline (docs/models.md#lisa-with-xmem): LISA sees a single frame
 (the first one by default) and XMem propagates its mask. The key frame is an option: ``first``
 (the paper), ``middle``, a frame index, or ``best`` (LISA on a few evenly spaced candidate frames,
 keeping the most confident mask). Propagation from a key frame k runs forward over k..T-1 and

@@ -1,6 +1,6 @@
 """XMem inference: working, sensory and long-term memory, and bidirectional mask propagation.
 
-Reproduces the official inference procedure (spec baselines.md §2.1-2.5) for one object group:
+Reproduces the official inference procedure (docs/models.md#xmem) for one object group:
 every referring expression is an independent run, so all objects are known on the key frame.
 
 - Working memory keeps the reference frame plus recent memory frames (one every ``mem_every``);
@@ -12,7 +12,7 @@ every referring expression is an independent run, so all objects are known on th
 - Readout is a top-k softmax over the selection-weighted, shrinkage-scaled negative L2 similarity.
 - Sensory memory (hidden state) is updated on every frame and deep-updated on memory frames.
 
-Propagation from a key frame k runs two fresh memories, over k..T-1 and over k..0 (§2.5).
+Propagation from a key frame k runs two fresh memories, over k..T-1 and over k..0 (docs/models.md#bidirectional-propagation).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ IMAGE_STD = (0.229, 0.224, 0.225)
 
 @dataclass
 class XMemConfig:
-    """Inference settings; defaults are the official ``eval.py`` values (spec §2.2)."""
+    """Inference settings; defaults are the official ``eval.py`` values (docs/models.md#xmem-settings)."""
 
     top_k: int = 30
     mem_every: int = 5
@@ -381,7 +381,7 @@ class XMemPropagator:
         return {"propagator": self.name, "weights": str(self.weights_path) if self.weights_path else None,
                 "config": self.config.as_dict()}
 
-    # preprocessing (spec §2.3)
+    # preprocessing (docs/models.md#xmem-preprocessing)
     def _target_size(self, h: int, w: int) -> tuple[int, int]:
         """torchvision ``Resize(size)``: shorter side to ``size``, longer ``int(size * long / short)``.
 

@@ -2,7 +2,7 @@
 
 XMem is not on PyPI and its repository uses absolute imports, so the toolkit carries its own
 implementation of the network. Module attribute names are chosen so that ``state_dict()`` keys
-equal the official checkpoint's key names exactly (spec baselines.md §2.4): that is the whole
+equal the official checkpoint's key names exactly (docs/models.md#xmem-checkpoint-keys): that is the whole
 contract with the published weights, and :func:`load_xmem_weights` refuses anything else.
 
 Tensor layout conventions: image features are (B, C, H, W); features that also depend on a mask
@@ -20,7 +20,7 @@ from torchvision.models import resnet18, resnet50
 
 from reasonvos.errors import InputError
 
-#: keys that decide the network's dimensions (spec §2.4)
+#: keys that decide the network's dimensions (docs/models.md#xmem-checkpoint-keys)
 KEY_DIM_KEY = "key_proj.key_proj.weight"
 VALUE_DIM_KEY = "value_encoder.fuser.block2.conv2.weight"
 HIDDEN_DIM_KEY = "decoder.hidden_update.transform.weight"
@@ -189,7 +189,7 @@ class KeyEncoder(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        net = resnet50(weights=None)  # never ImageNet weights: XMem.pth overwrites them (§2.6)
+        net = resnet50(weights=None)  # never ImageNet weights: XMem.pth overwrites them (docs/models.md#xmem-offline-construction)
         self.conv1, self.bn1, self.maxpool = net.conv1, net.bn1, net.maxpool
         self.res2, self.layer2, self.layer3 = net.layer1, net.layer2, net.layer3
 

@@ -1,6 +1,6 @@
 """Per-frame region similarity J and boundary F-measure with the official DAVIS semantics.
 
-The numbers equal ``db_eval_iou`` / ``f_measure`` of davis2017-evaluation (specs/metrics.md §1-§2)
+The numbers equal ``db_eval_iou`` / ``f_measure`` of davis2017-evaluation (docs/metrics.md#per-frame-j-and-f)
 on every input, but the work is done on the bounding box of the two masks (plus one pixel, which
 is all the boundary map needs), so a small object in a large frame costs little. Cropping is
 exact because:
@@ -54,7 +54,7 @@ def disk(radius: int) -> np.ndarray:
 
 
 def seg2bmap(seg: np.ndarray, bottom_is_border: bool = True, right_is_border: bool = True) -> np.ndarray:
-    """Boundary map of a binary mask (davis2017 ``_seg2bmap``; specs/metrics.md §2.2).
+    """Boundary map of a binary mask (davis2017 ``_seg2bmap``; docs/metrics.md#boundary-map).
 
     A pixel is a boundary if it differs from its east, south or south-east neighbour. Pixels
     beyond the array are background, except along the *image* border (flags), where the last
@@ -104,7 +104,7 @@ def dilate(bmap: np.ndarray, radius: int) -> np.ndarray:
 
 
 def f_from_counts(n_fg: int, n_gt: int, fg_hit: int, gt_hit: int) -> float:
-    """F from boundary counts with the official empty-boundary rules (§2.4)."""
+    """F from boundary counts with the official empty-boundary rules (docs/metrics.md#precision-recall-and-f)."""
     if n_fg == 0 and n_gt > 0:
         precision, recall = 1.0, 0.0
     elif n_fg > 0 and n_gt == 0:

@@ -39,7 +39,7 @@ def _jf(frame: pd.DataFrame) -> dict:
 
 
 def iou_summary(per_sample: pd.DataFrame) -> dict:
-    """gIoU, gIoU-frame and cIoU (specs/metrics.md §9.2) from per-sample I/U sums and J."""
+    """gIoU, gIoU-frame and cIoU (docs/metrics.md#video-definitions) from per-sample I/U sums and J."""
     if per_sample.empty:
         return {"gIoU": float("nan"), "gIoU-frame": float("nan"), "cIoU": float("nan")}
     inter = per_sample["I"].to_numpy(np.float64)

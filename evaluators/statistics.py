@@ -1,6 +1,6 @@
 """DAVIS per-object statistics: Mean, Recall and Decay of a per-frame J or F vector.
 
-Follows davis2017 ``db_statistics`` (specs/metrics.md §3) with correct integer bin indices. The
+Follows davis2017 ``db_statistics`` (docs/metrics.md#davis-statistics) with correct integer bin indices. The
 official code casts the indices to uint8, which gives NaN or silently wrong Decay values from 256
 evaluated frames on; ``compat_decay=True`` reproduces that (numpy >= 2 arithmetic) and warns.
 """

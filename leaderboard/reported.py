@@ -31,7 +31,7 @@ TOOLKIT_TO_PAPER: dict[str, str] = {v: k for k, v in PAPER_TO_TOOLKIT.items()}
 #: CSV column -> summary key
 METRIC_COLUMNS: dict[str, str] = {"J": "J", "F": "F", "JF": "J&F", "gIoU": "gIoU", "cIoU": "cIoU"}
 REQUIRED_COLUMNS = ("method", "benchmark", "split", *METRIC_COLUMNS, "source")
-#: caveats about single reported rows (specs/videolisa.md §8), shown with the row
+#: caveats about single reported rows (docs/models.md#reported-results), shown with the row
 NOTES: dict[tuple[str, str], str] = {
     ("LISA", "reasonvos"): "identical to the MTTR row in the paper's Table 3 (likely a copy error); "
                            "LISA size and video protocol not stated",

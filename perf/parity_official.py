@@ -497,7 +497,7 @@ def compare_encodings(table: Table, bench, pred: Path, official: dict, workers: 
         theirs = official["per_sample"].get(f"MOSE_enc_1_{sample.exp_id}", [float("nan")] * 2)
         label = sample.text
         design = None if label.startswith("L ") or label.startswith("RGB red") else (
-            "spec §5: non-zero = foreground; cv2 GRAYSCALE maps this encoding to 0")
+            "docs/official-evaluators.md#how-masks-are-read: non-zero = foreground; cv2 GRAYSCALE maps this encoding to 0")
         table.add(group, f"{label}: J, F", [per.loc[sample.key, "J"], per.loc[sample.key, "F"]], theirs,
                   by_design=design)
 

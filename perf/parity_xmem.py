@@ -41,7 +41,7 @@ from reasonvos.baselines.xmem import XMemConfig, XMemCore, XMemPropagator
 from reasonvos.baselines.xmem_modules import load_xmem_weights
 
 CONFIGS: dict[str, dict] = {
-    # eval.py defaults (spec baselines.md §2.2)
+    # eval.py defaults (docs/models.md#xmem-settings)
     "eval.py defaults": dict(top_k=30, mem_every=5, deep_update_every=-1, enable_long_term=True,
                              max_mid_term_frames=10, min_mid_term_frames=5, num_prototypes=128,
                              max_long_term_elements=10000),

@@ -1,7 +1,7 @@
 """Reading video frames as RGB arrays: benchmark videos, frame folders and video files.
 
 Core (no torch): models, baselines and ``reasonvos segment`` all read frames through it. Frames
-are RGB (VideoLISA's original chat demo fed BGR to CLIP and SAM, specs/videolisa.md §9.2; the
+are RGB (VideoLISA's original chat demo fed BGR to CLIP and SAM, docs/models.md#videolisa-known-bugs; the
 eval scripts convert); flow-based baselines read 8-bit grayscale.
 """
 

@@ -1,4 +1,4 @@
-"""A slow, obviously correct J and F written line by line from specs/metrics.md §1-§2.
+"""A slow, obviously correct J and F written line by line from docs/metrics.md#per-frame-j-and-f.
 
 Plain loops over pixels, no cropping, no cv2: the fast implementation in
 ``reasonvos.evaluators.metrics`` must agree with this on every frame.
@@ -18,7 +18,7 @@ def ref_radius(h: int, w: int, bound_th: float = 0.008) -> int:
 
 
 def ref_boundary(s: np.ndarray) -> np.ndarray:
-    """§2.2: compare each pixel with its east, south and south-east neighbours (0 outside);
+    """docs/metrics.md#boundary-map: compare each pixel with its east, south and south-east neighbours (0 outside);
     the last row only eastward, the last column only southward, bottom-right never."""
     h, w = s.shape
 
@@ -41,7 +41,7 @@ def ref_boundary(s: np.ndarray) -> np.ndarray:
 
 
 def ref_covered(bmap: np.ndarray, r: int) -> np.ndarray:
-    """§2.3: p is covered iff some boundary pixel q has |p - q|² <= r²."""
+    """docs/metrics.md#dilation: p is covered iff some boundary pixel q has |p - q|² <= r²."""
     h, w = bmap.shape
     pts = list(zip(*np.nonzero(bmap), strict=True))
     out = np.zeros((h, w), dtype=bool)
@@ -52,7 +52,7 @@ def ref_covered(bmap: np.ndarray, r: int) -> np.ndarray:
 
 
 def ref_j(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None) -> float:
-    """§1: I/U outside void, 1 when U == 0."""
+    """docs/metrics.md#region-similarity-j: I/U outside void, 1 when U == 0."""
     h, w = gt.shape
     inter = union = 0
     for y in range(h):
@@ -66,7 +66,7 @@ def ref_j(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None) -> f
 
 
 def ref_f(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None, bound_th: float = 0.008) -> float:
-    """§2.4: precision/recall of boundary pixels within the radius, official edge cases."""
+    """docs/metrics.md#precision-recall-and-f: precision/recall of boundary pixels within the radius, official edge cases."""
     keep = np.ones(gt.shape, bool) if void is None else ~void.astype(bool)
     a = gt.astype(bool) & keep
     b = pred.astype(bool) & keep

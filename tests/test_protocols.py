@@ -1,4 +1,4 @@
-"""Protocols give the official numbers: each is compared with a direct re-statement of the spec's
+"""Protocols give the official numbers: each is compared with a direct re-statement of the documented
 flow (whole-video stacks, the slow reference J/F, DAVIS statistics written out)."""
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def official_stats(v: np.ndarray) -> tuple[float, float, float]:
 
 
 def official_davis(gt: list[np.ndarray], pred: list[np.ndarray], semi: bool) -> list[dict]:
-    """davis2017 flow on whole-video stacks (spec §4.1/§4.2), per-object rows in official order."""
+    """davis2017 flow on whole-video stacks (docs/metrics.md#davis-semi, docs/metrics.md#davis-unsup), per-object rows in official order."""
     gt = np.stack(gt).astype(np.int64)
     void = gt == 255
     gt[void] = 0

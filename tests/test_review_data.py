@@ -1,7 +1,7 @@
 """Review of the loaders, the ReasonVOS builder and the inference runner (issues #2 and #5).
 
 Most tests pin a defect found in review and failed before its fix; the others (too few masks,
-a crash midway, a stale ``.tmp``, valid RLEs still decoding) cover spec pitfalls that had no test.
+a crash midway, a stale ``.tmp``, valid RLEs still decoding) cover documented pitfalls (docs/formats.md#pitfalls) that had no test.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def test_an_empty_reasonvos_mask_folder_is_an_error_not_a_sample_scored_on_nothi
 
 
 def test_a_reasonvos_gt_mask_on_an_unlisted_frame_is_blamed_on_the_data_not_the_model(tmp_path):
-    """GT stems must be a subset of the listed frames (spec §1.2): the runner only predicts listed
+    """GT stems must be a subset of the listed frames (docs/formats.md#reasonvos-layout): the runner only predicts listed
     frames, so such a GT frame would later be reported as a missing prediction."""
     bench = rv_loader.load(write_reasonvos(tmp_path / "data", default_videos()))
     sample = bench.samples[0]
@@ -309,8 +309,8 @@ def test_a_stale_tmp_folder_of_a_killed_run_is_replaced_on_resume(bench, tmp_pat
 
 def test_refytvos_valid_without_test_meta_must_keep_202_of_the_507_listed_videos(tmp_path, monkeypatch):
     """Without the test meta, a listed video without JPEGs is taken for a test video. On the real
-    507-video file a partly extracted valid/JPEGImages then silently shrank the valid split (spec
-    §9.1: filter, then assert 202). The fixture stands for the real file: 5 listed, 3 valid."""
+    507-video file a partly extracted valid/JPEGImages then silently shrank the valid split
+    (docs/formats.md#pitfalls: filter, then assert 202). The fixture stands for the real file: 5 listed, 3 valid."""
     import shutil
 
     from writers.refytvos import write_refytvos

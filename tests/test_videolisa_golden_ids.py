@@ -1,7 +1,7 @@
 """Golden token ids from the ORIGINAL tokenizer environment, pinned against ours.
 
 VideoLISA ran ``AutoTokenizer.from_pretrained(version, use_fast=False)`` under transformers 4.41.x,
-i.e. the slow sentencepiece ``LlamaTokenizer`` (specs/videolisa.md §1.1, §5.4). The lists below
+i.e. the slow sentencepiece ``LlamaTokenizer`` (docs/models.md#tokenizer-pitfall). The lists below
 were produced by transformers 4.41.2's slow LlamaTokenizer itself (sentencepiece 0.2.x, protobuf, no
 torch, in a separate venv) on the tiny tokenizer written by ``write_tiny_tokenizer``, saved with
 ``tokenizer_class: LlamaTokenizer`` as the Phi-3 checkpoint is, with this command::
@@ -169,7 +169,7 @@ def test_the_default_loader_gives_the_legacy_4_41_2_ids_whatever_the_saved_flag(
 
 
 def test_the_token_before_seg_in_the_original_prompt(folders):
-    """The hidden state before ``[SEG]`` is the SAM prompt (§1.2): in 4.41.2 it is ``,`` when the
+    """The hidden state before ``[SEG]`` is the SAM prompt (docs/models.md#the-seg-hidden-state): in 4.41.2 it is ``,`` when the
     sentencepiece model drops extra spaces, and the space piece ``▁`` with Llama's whitespace."""
     tok = load_tokenizer(folders["tiny_legacy_unset"])
     before = {}

@@ -1,5 +1,5 @@
 """Sparse-Dense Sampling and the prompt templates, exactly as the released model was run
-(specs/videolisa.md §2-§3). None of this needs torch."""
+(docs/models.md#sparse-dense-sampling, docs/models.md#videolisa-prompts). None of this needs torch."""
 
 import argparse
 import subprocess
@@ -26,7 +26,7 @@ from reasonvos.videolisa.sampling import (
         (33, [0, 1, 2], [3, 10, 18, 26]),
         (32, [0, 1, 2], [3, 10, 18, 26]),
         (10, [0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3], [1, 3, 5, 8]),
-        # the spec's table says "0 x7, 1 x7"; its formula (6 each + extras at frames 0 and 3) gives 1 x6
+        # the formula: 6 each, plus one more for frames 0 and 3 (uniform_sample(5, 2) = [0, 3])
         (5, [0] * 7 + [1] * 6 + [2] * 6 + [3] * 7 + [4] * 6, [0, 1, 2, 4]),
         (1, [0] * 32, [0, 0, 0, 0]),
     ],

@@ -3,7 +3,7 @@
 The reference below is the 4.x slow, legacy algorithm written out with sentencepiece alone:
 split the text at added tokens, encode each piece of text as it is (sentencepiece adds its dummy
 prefix to each), and put BOS once in front. transformers 5's default tokenizer differs (an extra
-``▁`` before added tokens, specs/videolisa.md §5.4), which would move the SAM prompt position.
+``▁`` before added tokens, docs/models.md#tokenizer-pitfall), which would move the SAM prompt position.
 """
 
 import json

@@ -62,7 +62,7 @@ def _fusion(prefix: str) -> set[str]:
 
 
 def official_xmem_keys() -> set[str]:
-    """The key names of the official XMem.pth, from the architecture of the spec (§2.1, §2.4):
+    """The key names of the official XMem.pth, from the documented architecture (docs/models.md#xmem-checkpoint-keys):
     ResNet-50 trunk with layer1 named ``res2``, ResNet-18 trunk, key projection, fusion blocks with
     CBAM, the sensory-memory GRUs and the two upsampling stages."""
     r50 = _resnet_keys(torchvision.models.resnet50(weights=None), "key_encoder.", {"layer1": "res2"})
@@ -102,7 +102,7 @@ def test_dimensions_and_size_match_xmem_pth(full_net):
     assert sd["value_encoder.fuser.block2.conv2.weight"].shape[0] == 512
     assert sd["decoder.hidden_update.transform.weight"].shape[0] == 3 * 64
     assert sd["value_encoder.conv1.weight"].shape == (64, 5, 7, 7)
-    assert round(parameter_count(full_net) / 1e6, 1) == 62.2  # spec §2.4: 62.2 M parameters
+    assert round(parameter_count(full_net) / 1e6, 1) == 62.2  # docs/models.md#xmem-checkpoint-keys: 62.2 M parameters
 
 
 def test_save_load_round_trip_through_the_real_loader(full_net, tmp_path):

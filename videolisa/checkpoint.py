@@ -2,7 +2,7 @@
 
 The checkpoint is a LLaVA-Phi-3 folder (``model_type "llava_phi"``, not a stock type, and no
 remote code): ``config.json``, tokenizer files, and safetensors or ``pytorch_model*.bin`` shards
-(with an index when sharded) holding, under official key names (specs/videolisa.md §5.2):
+(with an index when sharded) holding, under official key names (docs/models.md#videolisa-checkpoint):
 
 - ``model.embed_tokens/layers/norm.*`` + ``lm_head.*``  -> ``Phi3ForCausalLM`` (from_pretrained)
 - ``model.mm_projector.*``                               -> the projector

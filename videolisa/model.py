@@ -1,6 +1,6 @@
 """VideoLISA from stock parts: Phi-3 (``Phi3ForCausalLM``), CLIP (``CLIPVisionModel``) and SAM.
 
-Only what has no library equivalent is written here (specs/videolisa.md §1): the projector, the
+Only what has no library equivalent is written here (docs/models.md#videolisa-architecture): the projector, the
 ``text_hidden_fcs`` prompt projection, the Sparse-Dense token construction, the splice of visual
 tokens into the text embeddings, and the rule that picks the hidden state before ``[SEG]``.
 """
@@ -57,7 +57,7 @@ def build_text_hidden_fcs(hidden: int, out_dim: int) -> nn.ModuleList:
 
 def seg_hidden_position(input_ids: Sequence[int], seg_token_id: int, num_visual_tokens: int) -> int:
     """Index, in the sequence after ``<image>`` is expanded, of the hidden state that becomes the
-    SAM prompt: the position of ``[SEG]`` minus one (specs/videolisa.md §1.2).
+    SAM prompt: the position of ``[SEG]`` minus one (docs/models.md#the-seg-hidden-state).
 
     The original builds ``cat([False] * (V - 1), input_ids[1:] == SEG, [False])``; shifting by one
     selects the state whose LM-head output *predicts* ``[SEG]`` (with "Sure, [SEG]." the state
@@ -200,7 +200,7 @@ class VideoLisa(nn.Module):
 
     @staticmethod
     def sparse_dense_tokens(frame_tokens: torch.Tensor, dense_positions: Sequence[int]) -> torch.Tensor:
-        """Sparse-Dense Sampling (§2): one mean-pooled token per sparse frame (pooled *after* the
+        """Sparse-Dense Sampling (docs/models.md#sparse-dense-sampling): one mean-pooled token per sparse frame (pooled *after* the
         projector) in temporal order, then the dense frames' full token grids in sorted order."""
         sparse = frame_tokens.mean(dim=1)
         dense = frame_tokens[sorted(dense_positions)].reshape(-1, frame_tokens.shape[-1])

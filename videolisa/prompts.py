@@ -1,4 +1,4 @@
-"""VideoLISA's prompts, quirks included (specs/videolisa.md §3).
+"""VideoLISA's prompts, quirks included (docs/models.md#videolisa-prompts).
 
 The answer "Sure, [SEG]." is part of the prompt (teacher forcing: one forward pass, no
 generation). The per-benchmark queries keep the original wording exactly: MeViS, Ref-YouTube-VOS

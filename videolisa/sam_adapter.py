@@ -1,6 +1,6 @@
 """SAM as LISA and VideoLISA use it: upstream ``segment-anything`` modules plus a thin adapter.
 
-LISA/VideoLISA vendor a copy of SAM with three functional changes (specs/videolisa.md §5.5). Rather
+LISA/VideoLISA vendor a copy of SAM with three functional changes (docs/models.md#sam-adapter). Rather
 than vendoring, this module builds the upstream ``ImageEncoderViT``/``PromptEncoder``/``MaskDecoder``
 and reproduces the changes around them:
 

@@ -1,4 +1,4 @@
-"""Sparse-Dense Sampling: which frames the LLM sees (specs/videolisa.md §2).
+"""Sparse-Dense Sampling: which frames the LLM sees (docs/models.md#sparse-dense-sampling).
 
 The released model was trained and evaluated with ``T_sparse = 32`` and ``T_dense = 4``. The
 original scripts default to 50 sparse frames, a setting the model never saw; this toolkit's

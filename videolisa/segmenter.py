@@ -135,7 +135,7 @@ class VideoLisaSegmenter(VideoSegmenter):
         return self.segment_frames(video.id, lambda: read_video_frames(video), text)
 
     def segment_sample(self, benchmark: Benchmark, sample: Sample) -> Iterator[np.ndarray]:
-        """The query in the template of the benchmark's official script (§3)."""
+        """The query in the template of the benchmark's official script (docs/models.md#videolisa-prompts)."""
         video = benchmark.videos[sample.video_id]
         query = query_for(benchmark.name, sample.text, sample.kind)
         return self.segment_frames(video.id, lambda: read_video_frames(video), query)

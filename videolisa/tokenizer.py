@@ -1,4 +1,4 @@
-"""The legacy sentencepiece tokenizer VideoLISA and LISA were trained with (specs/videolisa.md §5.4).
+"""The legacy sentencepiece tokenizer VideoLISA and LISA were trained with (docs/models.md#tokenizer-pitfall).
 
 transformers 5 ignores ``use_fast=False`` and tokenizes Llama/Phi-3 sentencepiece models with a
 ``tokenizers`` BPE that inserts an extra ``▁`` before added tokens such as ``[SEG]``. The token

@@ -1,6 +1,6 @@
 """MeViS (ICCV 2023; v2 TPAMI 2025) loader.
 
-Layout (datasets spec §4.2-4.3)::
+Layout (docs/formats.md#mevis-layout)::
 
     mevis/<split>/meta_expressions.json        v1 name   (v2 on Hugging Face: meta_expressions_v2.json)
     mevis/<split>/mask_dict.json               train and valid_u only: {str(anno_id): [RLE | null per frame]}

@@ -1,6 +1,6 @@
 """ReasonVOS (VideoLISA, NeurIPS 2024) loader.
 
-Layout (datasets spec §1.2)::
+Layout (docs/formats.md#reasonvos-layout)::
 
     ReasonVOS/meta_expressions.json
     ReasonVOS/JPEGImages/<video>/<frame>.jpg

@@ -1,6 +1,6 @@
 """Ref-YouTube-VOS (URVOS, ECCV 2020) loader.
 
-Layout (datasets spec §2.2-2.3)::
+Layout (docs/formats.md#ref-youtube-vos-layout)::
 
     ref-youtube-vos/meta_expressions/{train,valid,test}/meta_expressions.json
     ref-youtube-vos/train/{JPEGImages,Annotations}/<vid>/<NNNNN>.{jpg,png}, train/meta.json

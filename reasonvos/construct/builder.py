@@ -1,8 +1,8 @@
 """Build a ReasonVOS-style benchmark from MOSE, MeViS, VIPSeg and BURST plus an instruction file.
 
-ReasonVOS reuses the masks of four source datasets and adds instructions (datasets spec §1.4).
+ReasonVOS reuses the masks of four source datasets and adds instructions (docs/formats.md#reasonvos-counts).
 :func:`build_reasonvos` does the same for any instruction file and writes the current ReasonVOS
-layout exactly (spec §1.2-1.3)::
+layout exactly (docs/formats.md#reasonvos-layout)::
 
     <out>/meta_expressions.json                               {"videos": {<video>: {source, frames, expressions}}}
     <out>/JPEGImages/<video>/<frame>.jpg                      copied or hard-linked, source names kept

@@ -2,7 +2,7 @@
 
 The builder (:mod:`reasonvos.construct.builder`) needs one thing from each source: per-object binary mask
 sequences on that source's own frame list, plus the path of every frame's JPEG. Each source
-stores this differently (datasets spec §4, §5), so each gets a small reader with the same
+stores this differently (docs/formats.md#reasonvos-sources), so each gets a small reader with the same
 interface (:class:`SourceReader`): ``videos()``, ``frames(video)`` (stems), ``image_path(video,
 frame)``, ``objects(video)`` (ids as opaque strings) and ``masks(video, obj_id)`` (an iterator of
 ``(frame, bool mask)`` over the frames the source annotates). :func:`open_source` picks the reader.
@@ -20,7 +20,7 @@ Expected layouts (the folder given as ``root``; a parent folder holding it also 
   when both exist) or the raw ``VIPSeg/{imgs,panomasks}/...``; panomasks are 16-bit PNGs where
   stuff = category id and thing = ``category*100 + instance``. The object id is the panoptic value
   zero-padded to 9 digits, e.g. 6101 -> ``"000006101"`` (UNVERIFIED: inferred from a third-party
-  converter, datasets spec §1.3).
+  converter, docs/formats.md#vipseg).
 - ``burst``:  ``annotations/<split>/all_classes.json`` (BURST ``annotations.zip``) and
   ``frames/<split>/<dataset>/<seq_name>/<image>`` (TAO images). Videos are named by ``seq_name``;
   frames are the ``annotated_image_paths`` stems; object ids are the track ids (``"1"``, ...).
@@ -236,7 +236,7 @@ class VipsegReader(_LabelMapReader):
             )
 
     def encode_id(self, value: int) -> str:
-        # UNVERIFIED convention (datasets spec §1.3): the panoptic value zero-padded to 9 digits.
+        # UNVERIFIED convention (docs/formats.md#vipseg): the panoptic value zero-padded to 9 digits.
         return str(value).zfill(self.ID_DIGITS)
 
     def decode_id(self, obj_id: str) -> int | None:

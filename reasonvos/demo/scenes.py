@@ -75,7 +75,7 @@ class Scene:
 
 
 def frame_names(style: str, n: int) -> tuple[str, ...]:
-    """Frame stems in a source dataset's style (datasets spec §1.2, "Frame naming")."""
+    """Frame stems in a source dataset's style (docs/formats.md#reasonvos-layout, frame naming)."""
     if style in ("mose", "mevis"):
         return tuple(f"{i:05d}" for i in range(n))
     if style == "vipseg":

@@ -1,4 +1,4 @@
-"""Write a small MeViS copy in its exact on-disk format (datasets spec §4.2-4.3).
+"""Write a small MeViS copy in its exact on-disk format (docs/formats.md#mevis).
 
 ``mevis/<split>/{JPEGImages/<vid>/<NNNNN>.jpg, meta_expressions.json | meta_expressions_v2.json,
 mask_dict.json}``: ``obj_id``/``anno_id`` are lists (multi-object expressions), ``anno_id`` values

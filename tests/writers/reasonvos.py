@@ -1,4 +1,4 @@
-"""Write a small ReasonVOS copy in the current release's exact layout (datasets spec §1.2-1.3)."""
+"""Write a small ReasonVOS copy in the current release's exact layout (docs/formats.md#reasonvos-layout)."""
 
 from __future__ import annotations
 

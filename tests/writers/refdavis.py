@@ -1,4 +1,4 @@
-"""Write a small Ref-DAVIS-17 copy in both on-disk layouts (datasets spec §3.1-3.3).
+"""Write a small Ref-DAVIS-17 copy in both on-disk layouts (docs/formats.md#ref-davis-17).
 
 ``write_refdavis_raw``: the three original archives extracted in one folder::
 

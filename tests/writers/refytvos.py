@@ -1,4 +1,4 @@
-"""Write a small Ref-YouTube-VOS copy in its exact on-disk format (datasets spec §2.2-2.3).
+"""Write a small Ref-YouTube-VOS copy in its exact on-disk format (docs/formats.md#ref-youtube-vos).
 
 ``ref-youtube-vos/{meta_expressions/{train,valid,test}/meta_expressions.json,
 train/{JPEGImages,Annotations}/<vid>/, train/meta.json, valid/JPEGImages/<vid>/}``. The traps:

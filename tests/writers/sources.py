@@ -2,7 +2,7 @@
 
 Each writer returns a :class:`SourceTruth`: the frame list of every video and every object's
 mask on every annotated frame, as the source defines it, so tests can compare what a reader or
-the builder produces against what was written (datasets spec §4, §5).
+the builder produces against what was written (docs/formats.md#reasonvos-sources).
 """
 
 from __future__ import annotations
