@@ -48,6 +48,10 @@ class DavisBenchmark(Benchmark):
         """DAVIS results hold one index PNG per frame directly in ``<video>/``."""
         return PurePosixPath(sample.video_id)
 
+    def gt_files(self, sample: Sample) -> dict[str, Path]:
+        """One index PNG per frame (value = object id, 255 = void)."""
+        return {f: self.label_path(sample.video_id, f) for f in self.scored_frames(sample)}
+
     def gt_labels(self, video_id: str, frame: str) -> np.ndarray:
         return read_index_png(self.label_path(video_id, frame))
 
