@@ -158,5 +158,7 @@ SPEC = BenchmarkSpec(
     splits=(None, "train", "val"), default_split=None,
     protocols=("davis-semi", "davis-unsup"), present_splits=present_splits,
     prediction_kind="index", instruction_style=None, source_name=None,
+    # the DAVIS protocols find their objects in the labels while scoring: no pre-scan of every PNG
+    score_load_options={"scan_objects": False}, gt_folder_root=True,
     description="any folder in DAVIS layout (index PNGs per video), scored as plain VOS",
 )
