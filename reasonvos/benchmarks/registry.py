@@ -9,7 +9,8 @@ testing a benchmark's name.
 Extension point: a third-party package registers more benchmarks either by calling
 :func:`register` with a spec, or through the ``reasonvos.benchmarks`` entry point group, whose
 entries name a module or an object holding a ``SPEC`` (``mybench = "mypkg.mybench"``). Built-in
-and entry-point modules are imported on first use of the registry, not at ``import reasonvos``.
+and entry-point modules are imported on first use of the registry, not at ``import reasonvos``;
+:func:`reset` makes the next use read them again. ``docs/adding-a-benchmark.md`` walks through it.
 """
 
 from __future__ import annotations
