@@ -101,7 +101,8 @@ def submission_files(benchmark: Benchmark, pred_dir: Path, report: CheckReport,
 
 def write_submission(benchmark: Benchmark, pred_dir: str | Path, out: str | Path, workers: int | None = None,
                      quiet: bool = True) -> Submission:
-    """Check ``pred_dir`` for ``benchmark`` (Ref-YTVOS or MeViS) and write the server zip ``out``."""
+    """Check ``pred_dir`` for ``benchmark`` (one with a ``submission_prefix``, e.g. Ref-YTVOS or MeViS)
+    and write the server zip ``out``."""
     if benchmark.spec.submission_prefix is None:
         raise InputError(None, f"no server submission for {benchmark.name}; supported: "
                          f"{', '.join(server_benchmarks())}")
