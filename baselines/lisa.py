@@ -101,13 +101,13 @@ def lisa_input_ids(prompt: str, tokenizer: LegacySentencePieceTokenizer) -> list
     return tokenize_with_image(prompt, tokenizer)
 
 
-def is_sentence(benchmark: str | None, text: str, kind: str | None) -> bool:
-    """ReasonVOS long (``is_sent``) expressions are sentences; the other benchmarks' expressions are
-    phrases. Free text (no benchmark) counts as a sentence when it ends like one."""
-    if benchmark == "reasonvos":
-        return kind == "long"
-    if benchmark in ("mevis", "refytvos", "refdavis", "davis"):
-        return False
+def is_sentence(text: str, declared: bool | None = None) -> bool:
+    """Whether LISA gets the sentence or the phrase template. ``declared`` is the benchmark's own
+    answer (``bench.spec.is_sentence(sample)``: ReasonVOS long expressions are sentences, referring
+    expressions are phrases); without one (free text, or a benchmark without instructions) the
+    text counts as a sentence when it ends like one."""
+    if declared is not None:
+        return declared
     return text.rstrip().endswith(("?", ".", "!"))
 
 
@@ -379,9 +379,9 @@ class LisaSegmenter(VideoSegmenter):
             yield (self.model.sam.decode(emb, prompt, frame.shape[:2], size)[0] > 0).cpu().numpy()
 
     def segment(self, video: Video, text: str) -> Iterator[np.ndarray]:
-        query = lisa_query(text, is_sentence(None, text, None))
+        query = lisa_query(text, is_sentence(text))
         return self.segment_frames(VideoFrames(video), query, video.id)
 
     def segment_sample(self, benchmark: Benchmark, sample: Sample) -> Iterator[np.ndarray]:
-        query = lisa_query(sample.text, is_sentence(benchmark.name, sample.text, sample.kind))
+        query = lisa_query(sample.text, is_sentence(sample.text, benchmark.spec.is_sentence(sample)))
         return self.segment_frames(VideoFrames(benchmark.videos[sample.video_id]), query, sample.video_id)

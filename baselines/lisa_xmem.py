@@ -154,10 +154,10 @@ class LisaXMemSegmenter(VideoSegmenter):
         return iter(self.propagator.propagate(frames, k, mask))
 
     def segment(self, video: Video, text: str) -> Iterator[np.ndarray]:
-        query = lisa_query(text, is_sentence(None, text, None))
+        query = lisa_query(text, is_sentence(text))
         return self.segment_frames(VideoFrames(video), query, f"{video.id}/{text}", video.id)
 
     def segment_sample(self, benchmark: Benchmark, sample: Sample) -> Iterator[np.ndarray]:
-        query = lisa_query(sample.text, is_sentence(benchmark.name, sample.text, sample.kind))
+        query = lisa_query(sample.text, is_sentence(sample.text, benchmark.spec.is_sentence(sample)))
         return self.segment_frames(VideoFrames(benchmark.videos[sample.video_id]), query, sample.key,
                                    sample.video_id)

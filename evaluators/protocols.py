@@ -96,15 +96,8 @@ def _sample_row(sample: Sample, j: list[float], f: list[float], inter: int, unio
 
 
 def _gt_masks(bench: Benchmark, sample: Sample):
-    """(frame, bool GT) for every scored frame; ReasonVOS GT PNGs are decoded the fast way."""
-    mask_dir = getattr(bench, "mask_dir", None)
-    if mask_dir is None:
-        yield from bench.gt_masks(sample)
-        return
-    folder = Path(mask_dir(sample))
-    for frame in bench.scored_frames(sample):
-        arr = read_png_values(folder / f"{frame}.png")
-        yield frame, (arr != 0 if arr.ndim == 2 else bench.gt_mask(sample, frame))
+    """(frame, bool GT) for every scored frame, decoded the way the benchmark knows is fastest."""
+    return bench.gt_masks(sample)
 
 
 def score_expression_video(bench: Benchmark, video_id: str, keys: list[str], missing: dict[str, tuple[str, ...]],

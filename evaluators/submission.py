@@ -1,7 +1,10 @@
 """Server submissions: check a prediction folder is complete, then zip it in the server's layout.
 
+The zip holds ``<prefix>/<video>/<exp_id>/<frame>.png``, with the prefix each benchmark declares
+(``BenchmarkSpec.submission_prefix``; None = no server):
+
 - Ref-YouTube-VOS: ``Annotations/<video>/<exp_id>/<frame>.png`` (ReferFormer docs; VISA's zip script).
-- MeViS valid: ``<video>/<exp_id>/<frame>.png`` directly at the zip root.
+- MeViS valid: ``<video>/<exp_id>/<frame>.png`` directly at the zip root (prefix ``""``).
 
 Every sample and every listed frame must be present, at the video's size, and binary; the
 check decodes every PNG (in a process pool, one video per task) and fails with one grouped
@@ -21,6 +24,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from tqdm import tqdm
 
+from reasonvos.benchmarks import registry
 from reasonvos.benchmarks.model import Benchmark
 from reasonvos.errors import InputError
 from reasonvos.fileio import atomic_path
@@ -30,8 +34,10 @@ from .checks import CheckReport, Problem, binary_mask, list_folder
 from .protocols import read_prediction
 from .results import check_output_path
 
-#: benchmark -> folder prefix inside the zip
-LAYOUTS = {"refytvos": "Annotations", "mevis": ""}
+
+def server_benchmarks() -> tuple[str, ...]:
+    """Registered benchmarks that have an evaluation server (a ``submission_prefix``)."""
+    return tuple(s.name for s in registry.all_specs() if s.submission_prefix is not None)
 
 
 @dataclass
@@ -76,7 +82,7 @@ def _is_zero_255(arr: np.ndarray) -> bool:
 def submission_files(benchmark: Benchmark, pred_dir: Path, report: CheckReport,
                      ) -> dict[str, list[tuple[str, str, tuple[int, int]]]]:
     """Per video: (file, name in the zip, expected size) for every sample and listed frame."""
-    prefix = LAYOUTS[benchmark.name]
+    prefix = benchmark.spec.submission_prefix
     problems: list[Problem] = []
     by_video: dict[str, list[tuple[str, str, tuple[int, int]]]] = {}
     for sample in benchmark.samples:
@@ -95,9 +101,11 @@ def submission_files(benchmark: Benchmark, pred_dir: Path, report: CheckReport,
 
 def write_submission(benchmark: Benchmark, pred_dir: str | Path, out: str | Path, workers: int | None = None,
                      quiet: bool = True) -> Submission:
-    """Check ``pred_dir`` for ``benchmark`` (Ref-YTVOS or MeViS) and write the server zip ``out``."""
-    if benchmark.name not in LAYOUTS:
-        raise InputError(None, f"no server submission for {benchmark.name}; supported: {', '.join(LAYOUTS)}")
+    """Check ``pred_dir`` for ``benchmark`` (one with a ``submission_prefix``, e.g. Ref-YTVOS or MeViS)
+    and write the server zip ``out``."""
+    if benchmark.spec.submission_prefix is None:
+        raise InputError(None, f"no server submission for {benchmark.name}; supported: "
+                         f"{', '.join(server_benchmarks())}")
     pred_dir, out = Path(pred_dir), Path(out)
     if not pred_dir.is_dir():
         raise InputError(pred_dir, "prediction folder not found")

@@ -12,40 +12,47 @@ import math
 from importlib import resources
 from pathlib import Path
 
+from reasonvos.benchmarks import registry
 from reasonvos.errors import MetadataError, MissingFileError
 
 from .store import Entry, Provenance, canonical_split
 
-#: benchmark names in the paper's tables -> the toolkit's names
-PAPER_TO_TOOLKIT: dict[str, str] = {
-    "ReasonVOS": "reasonvos",
-    "MeViS": "mevis",
-    "Ref-YouTube-VOS": "refytvos",
-    "Ref-DAVIS-17": "refdavis",
+#: the paper's image benchmarks, which appear only in reported numbers (no loader, never
+#: registered): paper spelling -> the name their rows carry. Registered benchmarks are matched by
+#: their ``BenchmarkSpec.display_name`` instead.
+PAPER_ONLY: dict[str, str] = {
     "ReasonSeg": "reasonseg",
     "refCOCO": "refcoco",
     "refCOCO+": "refcoco+",
     "refCOCOg": "refcocog",
 }
-TOOLKIT_TO_PAPER: dict[str, str] = {v: k for k, v in PAPER_TO_TOOLKIT.items()}
 #: CSV column -> summary key
 METRIC_COLUMNS: dict[str, str] = {"J": "J", "F": "F", "JF": "J&F", "gIoU": "gIoU", "cIoU": "cIoU"}
 REQUIRED_COLUMNS = ("method", "benchmark", "split", *METRIC_COLUMNS, "source")
-#: caveats about single reported rows (docs/models.md#reported-results), shown with the row
+#: caveats about single reported rows (docs/models.md#reported-results), by (method, benchmark as the
+#: paper spells it), shown with the row
 NOTES: dict[tuple[str, str], str] = {
-    ("LISA", "reasonvos"): "identical to the MTTR row in the paper's Table 3 (likely a copy error); "
+    ("LISA", "ReasonVOS"): "identical to the MTTR row in the paper's Table 3 (likely a copy error); "
                            "LISA size and video protocol not stated",
 }
 
 
 def toolkit_name(paper_name: str) -> str:
-    """The toolkit's benchmark name for a paper's name (unknown names are lower-cased)."""
-    return PAPER_TO_TOOLKIT.get(paper_name, paper_name.lower())
+    """The toolkit's benchmark name for a paper's name: the registered benchmark whose display
+    name it is, else :data:`PAPER_ONLY`, else the name lower-cased."""
+    for spec in registry.all_specs():
+        if spec.display_name == paper_name:
+            return spec.name
+    return PAPER_ONLY.get(paper_name, paper_name.lower())
 
 
 def display_name(benchmark: str) -> str:
-    """How a benchmark is named in tables: the paper's spelling where there is one."""
-    return TOOLKIT_TO_PAPER.get(benchmark, benchmark)
+    """How a benchmark is named in tables: its registered display name, the paper's spelling for
+    a paper-only benchmark, else the name itself."""
+    spec = registry.find(benchmark)
+    if spec is not None:
+        return spec.display_name
+    return next((paper for paper, name in PAPER_ONLY.items() if name == benchmark), benchmark)
 
 
 def default_path() -> Path:
@@ -91,8 +98,8 @@ def load_reported(path: str | Path | None = None) -> list[Entry]:
             bench = toolkit_name(paper_bench)
             split = (row["split"] or "").strip() or None
             meta = {c: row[c] for c in extra if row.get(c)}
-            if (method, bench) in NOTES:
-                meta["note"] = NOTES[(method, bench)]
+            if (method, paper_bench) in NOTES:
+                meta["note"] = NOTES[(method, paper_bench)]
             entries.append(Entry(
                 method=method, benchmark=bench, split=canonical_split(bench, split), split_raw=split,
                 summary=summary, origin="reported", role="model", method_meta=meta,

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reasonvos.benchmarks import registry
 from reasonvos.errors import InputError, MetadataError, MissingFileError
 from reasonvos.fileio import read_json
 
@@ -33,19 +34,15 @@ FRACTION_KEYS = ("J", "F", "J&F", "J-Recall", "F-Recall", "gIoU", "gIoU-frame", 
 SIGNED_KEYS = ("J-Decay", "F-Decay")
 COUNT_KEYS = ("missing_samples", "missing_frames", "n_samples")
 ROLES = ("model", "published", "oracle", "floor")  # published = predictions released by other authors, scored here
-#: split names that mean "the one evaluation split" of a benchmark, per benchmark
-SPLIT_ALIASES: dict[str, dict[str | None, str]] = {
-    "reasonvos": {None: "all", "test": "all", "all": "all"},
-    "refdavis": {None: "val", "valid": "val", "val": "val"},
-}
 #: DAVIS-CSV headers written by the official davis2017-evaluation script
 DAVIS_CSV_HEADERS = ("J&F-Mean", "J-Mean", "F-Mean")
 
 
 def canonical_split(benchmark: str, split: str | None) -> str | None:
-    """Name a split the way the paper's tables do, so measured and reported rows line up."""
-    aliases = SPLIT_ALIASES.get(benchmark, {})
-    return aliases.get(split, split)
+    """Name a split the way the paper's tables do, so measured and reported rows line up (the
+    benchmark's ``BenchmarkSpec.table_split``; a name the registry does not know is kept as is)."""
+    spec = registry.find(benchmark)
+    return spec.table_split(split) if spec is not None else split
 
 
 @dataclass(frozen=True)

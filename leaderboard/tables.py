@@ -14,6 +14,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from reasonvos.benchmarks import registry
+
 from .reported import display_name
 from .store import Entry
 
@@ -21,7 +23,6 @@ BASE_METRICS = ("J", "F", "J&F", "gIoU", "cIoU")
 #: breakdown groups shown as extra J&F columns, in this order
 BREAKDOWN_GROUPS = ("kind", "source", "annotator", "slot")
 KIND_ORDER = ("short", "long", "first-frame", "full-video")
-BENCHMARK_ORDER = ("reasonvos", "mevis", "refytvos", "refdavis", "davis")
 REPORTED_MARK = "†"
 ROLE_MARKS = {"oracle": "[oracle]", "floor": "[floor]", "published": "[published predictions]"}
 #: roles that compete for the best value of a column (oracles and floors are references, not entries)
@@ -131,31 +132,35 @@ def build_table(entries: Sequence[Entry]) -> Table:
 
 
 def build_tables(entries: Sequence[Entry]) -> list[Table]:
-    """One table per (benchmark, split): tables with measured rows first, video benchmarks first,
+    """One table per (benchmark, split): tables with measured rows first, registered benchmarks
+    first in the registry's order (names it does not know, e.g. a paper's image benchmarks, after),
     and the splits of a benchmark in the order they first appear (the paper's order for reported)."""
     groups: dict[tuple[str, str | None], list[Entry]] = {}
     for e in entries:
         groups.setdefault((e.benchmark, e.split), []).append(e)
     tables = [build_table(g) for g in groups.values()]
+    known = registry.names()
 
     def order(item: tuple[int, Table]) -> tuple:
         first, t = item
-        bench = BENCHMARK_ORDER.index(t.benchmark) if t.benchmark in BENCHMARK_ORDER else len(BENCHMARK_ORDER)
+        bench = known.index(t.benchmark) if t.benchmark in known else len(known)
         return (not t.has_measured, bench, t.benchmark, first)
 
     return [t for _, t in sorted(enumerate(tables), key=order)]
 
 
-#: the protocol each benchmark is scored with unless told otherwise (others are named in the row)
-DEFAULT_PROTOCOLS = {"reasonvos": "expression", "mevis": "expression", "refytvos": "expression",
-                     "refdavis": "refdavis", "davis": "davis-semi"}
+def default_protocol(benchmark: str) -> str | None:
+    """The protocol a benchmark is scored with unless told otherwise (its spec's first), None for
+    a name the registry does not know."""
+    spec = registry.find(benchmark)
+    return spec.default_protocol if spec is not None else None
 
 
 def entry_marks(entry: Entry) -> list[str]:
     """Plain-text markers after a method name: its role (oracle, floor, ...), a protocol other than
-    the benchmark's usual one, and incomplete runs."""
+    the benchmark's usual one (named in the row), and incomplete runs."""
     marks = [ROLE_MARKS[entry.role]] if entry.role in ROLE_MARKS else []
-    if entry.protocol and entry.protocol != DEFAULT_PROTOCOLS.get(entry.benchmark, entry.protocol):
+    if entry.protocol and entry.protocol != (default_protocol(entry.benchmark) or entry.protocol):
         marks.append(f"[{entry.protocol}]")
     if entry.coverage_note:
         marks.append(f"[{entry.coverage_note}]")

@@ -42,8 +42,8 @@ from reasonvos.videolisa.tokenizer import load_tokenizer, tokenize_with_image
 
 #: case -> (how to tokenize, text): "image" = LLaVA tokenizer_image_token, "plain" = no special tokens
 CASES: dict[str, tuple[str, str]] = {
-    "prompt_short": ("image", phi3_prompt(query_for("reasonvos", "cat", "short"))),
-    "prompt_long": ("image", phi3_prompt(query_for("reasonvos", "Which animal is most likely to be hungry?",
+    "prompt_short": ("image", phi3_prompt(query_for("reasoning", "cat", "short"))),
+    "prompt_long": ("image", phi3_prompt(query_for("reasoning", "Which animal is most likely to be hungry?",
                                                    "long"))),
     "seg_alone": ("plain", "[SEG]"),
     "seg_answer": ("plain", "Sure, [SEG]."),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from writers.davis import write_davis
 from writers.mevis import write_mevis
 from writers.reasonvos import write_reasonvos
 
@@ -43,6 +44,16 @@ def test_mevis_rows_carry_the_union_mask_as_rle(tmp_path: Path):
         assert all(np.array_equal(g, e) for g, e in zip(got, expected, strict=True))
         assert row["mask_paths"] == []
         assert row["text"] == fx.texts[f"{row['video']}/{row['exp_id']}"]
+
+
+def test_davis_rows_carry_the_index_png_of_every_frame(tmp_path: Path):
+    """Plain DAVIS GT is one index PNG per frame: exported as paths, like Ref-YTVOS and Ref-DAVIS
+    (an attribute probe used to miss this loader and export no GT at all)."""
+    fx = write_davis(tmp_path)
+    bench = load_benchmark("davis", fx.root)
+    for row in to_dataset(bench):
+        assert row["mask_paths"] == [str(fx.root / row["video"] / f"{f}.png") for f in fx.frames[row["video"]]]
+        assert all(Path(p).is_file() for p in row["mask_paths"]) and row["mask_rles"] == []
 
 
 def test_reasonvos_mask_paths_decode_to_the_loader_gt(tmp_path: Path):

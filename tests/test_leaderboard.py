@@ -20,6 +20,7 @@ from reasonvos.leaderboard import reported, store, tables
 from reasonvos.leaderboard.build import AnalysisSpec, build_leaderboard
 from reasonvos.leaderboard.page import script_json
 
+from reasonvos.benchmarks import registry
 from reasonvos.cli import main
 from reasonvos.errors import InputError
 
@@ -39,7 +40,7 @@ def results_json(method: str, jf: float, *, benchmark: str = "reasonvos", split:
         ]
     sources = sources if sources is not None else {"mevis": jf, "burst": jf / 2}
     return {
-        "format": "reasonvos-results/1", "benchmark": benchmark, "split": split, "protocol": tables.DEFAULT_PROTOCOLS[benchmark],
+        "format": "reasonvos-results/1", "benchmark": benchmark, "split": split, "protocol": registry.get(benchmark).default_protocol,
         "missing_policy": "error", "method": method,
         "method_meta": {"checkpoint": "ZechenBai/VideoLISA-3.8B", "T_sparse": 32, "T_dense": 4, "role": role},
         "toolkit_version": version, "date": date,

@@ -67,10 +67,20 @@ def test_sentence_queries_keep_the_text_and_ask_for_a_mask():
 
 
 def test_reasonvos_long_expressions_are_sentences_other_benchmarks_phrases():
-    assert is_sentence("reasonvos", "Which animal is hungry?", "long")
-    assert not is_sentence("reasonvos", "the cat", "short")
-    assert not is_sentence("mevis", "the cat that jumps first.", None)
-    assert is_sentence(None, "Which one is hungry?", None) and not is_sentence(None, "the cat", None)
+    from reasonvos.benchmarks import registry
+    from reasonvos.benchmarks.model import Sample
+
+    def sample(text: str, kind: str | None) -> Sample:
+        return Sample(video_id="v", exp_id="0", text=text, obj_ids=("1",), key="v/0", kind=kind)
+
+    def declared(bench: str, s: Sample) -> bool:
+        return is_sentence(s.text, registry.get(bench).is_sentence(s))
+
+    assert declared("reasonvos", sample("Which animal is hungry?", "long"))
+    assert not declared("reasonvos", sample("the cat", "short"))
+    assert not declared("mevis", sample("the cat that jumps first.", None))
+    assert not declared("davis", sample("", None))  # no instructions: nothing looks like a sentence
+    assert is_sentence("Which one is hungry?") and not is_sentence("the cat")
 
 
 def test_tokenized_prompt_has_one_image_and_the_added_tokens(tiny):

@@ -227,9 +227,3 @@ def test_method_meta_role_must_be_one_the_leaderboard_knows(rv, capsys):
                  "--method-meta", "role=baseline", "--quiet"]) == 1
     assert "--method-meta role must be one of" in capsys.readouterr().err
 
-
-def test_the_leaderboard_knows_each_benchmarks_default_protocol():
-    from reasonvos.evaluators.protocols import DEFAULT_PROTOCOL
-    from reasonvos.leaderboard.tables import DEFAULT_PROTOCOLS
-
-    assert DEFAULT_PROTOCOLS == DEFAULT_PROTOCOL

@@ -36,8 +36,8 @@ LEGACY_TWIN = {name: ("tiny" if ws else "llama_ws") + "_legacy_unset"
                for name, (ws, _, _) in TOKENIZER_VARIANTS.items()}
 
 CASES = {
-    "prompt_short": ("image", phi3_prompt(query_for("reasonvos", "cat", "short"))),
-    "prompt_long": ("image", phi3_prompt(query_for("reasonvos", "Which animal is most likely to be hungry?",
+    "prompt_short": ("image", phi3_prompt(query_for("reasoning", "cat", "short"))),
+    "prompt_long": ("image", phi3_prompt(query_for("reasoning", "Which animal is most likely to be hungry?",
                                                    "long"))),
     "seg_alone": ("plain", "[SEG]"),  # add_special_tokens=False, as the scripts' seg_token_idx
     "seg_answer": ("plain", "Sure, [SEG]."),

@@ -82,7 +82,7 @@ def test_samples_use_their_benchmark_template_and_segment_uses_the_raw_text(benc
     sample = next(s for s in bench.samples if s.kind == "long")
     video = bench.videos[sample.video_id]
     via_sample = list(seg.segment_sample(bench, sample))
-    query = query_for("reasonvos", sample.text, "long")
+    query = query_for("reasoning", sample.text, "long")
     direct = list(seg.segment_frames(video.id, lambda: read_video_frames(video), query))
     raw = list(seg.segment(video, sample.text))
     assert all(np.array_equal(a, b) for a, b in zip(via_sample, direct, strict=True))

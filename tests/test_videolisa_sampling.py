@@ -83,13 +83,25 @@ def test_conversation_is_phi3_instruct_with_the_teacher_forced_answer():
 
 
 def test_queries_keep_the_official_quirks():
-    assert query_for("reasonvos", "Who is hungry?", "long") == "Who is hungry?. Please output the segmentation masks."
-    assert query_for("reasonvos", "The Cat", "short") == "Please segment the the cat in this scene."
-    for bench in ("mevis", "refytvos", "refdavis"):
-        assert query_for(bench, "A Dog", None) == "Please segment the a dog in this image."
+    assert query_for("reasoning", "Who is hungry?", "long") == "Who is hungry?. Please output the segmentation masks."
+    assert query_for("reasoning", "The Cat", "short") == "Please segment the the cat in this scene."
+    assert query_for("referring", "A Dog", None) == "Please segment the a dog in this image."
     assert query_for(None, "raw Text") == "raw Text"
     with pytest.raises(ValueError):
-        query_for("reasonvos", "x", None)
+        query_for("reasoning", "x", None)
+    with pytest.raises(ValueError, match="unknown instruction style"):
+        query_for("reasonvos", "x", "long")  # a benchmark name is not a style: refused, not raw text
+
+
+def test_each_benchmark_gets_the_query_of_its_official_script():
+    from reasonvos.benchmarks import registry
+
+    queries = {name: query_for(registry.get(name).instruction_style, "A Dog", "short") for name in registry.names()}
+    assert queries == {"reasonvos": "Please segment the a dog in this scene.",
+                       "mevis": "Please segment the a dog in this image.",
+                       "refytvos": "Please segment the a dog in this image.",
+                       "refdavis": "Please segment the a dog in this image.",
+                       "davis": "A Dog"}
 
 
 def test_cli_modules_do_not_import_torch():

@@ -156,9 +156,22 @@ def get_source(name: str) -> BenchmarkSource:
     return reg[name]
 
 
+def source_name_of(benchmark: str) -> str | None:
+    """The sources-registry key of a benchmark: its spec's ``source_name`` (None: no download
+    source); a name no benchmark is registered under is taken as a source name."""
+    from reasonvos.benchmarks import registry as benchmarks  # lazy: imports every benchmark module
+
+    spec = benchmarks.find(benchmark)
+    return spec.source_name if spec is not None else benchmark
+
+
 def published_counts(name: str, split: str | None = None, version: str | None = None) -> dict | None:
-    """The published counts of one split (and version, for MeViS), or None if none are published."""
-    counts = get_source(name).counts
+    """The published counts of one split (and version, for MeViS) of benchmark ``name``, or None if
+    none are published (or the benchmark has no download source)."""
+    source = source_name_of(name)
+    if source is None:
+        return None
+    counts = get_source(source).counts
     if version and "versions" in counts:
         return counts["versions"].get(version, {}).get(split or "")
     return counts.get("splits", {}).get(split or "")

@@ -1,9 +1,9 @@
 """Export a loaded benchmark as a Hugging Face ``datasets.Dataset`` (one row per sample).
 
 Rows carry what a training or analysis pipeline needs without our loaders: the expression, its
-ids and kind, the frame names and paths, and the ground truth as file paths (ReasonVOS binary
-PNGs, Ref-YTVOS/DAVIS index PNGs whose value is the object id) or as COCO RLE of the union of the
-referred objects per frame (MeViS). ``datasets`` is the optional ``hf`` extra, imported lazily so
+ids and kind, the frame names and paths, and the ground truth as file paths where the format
+stores one mask file per frame (ReasonVOS binary PNGs, Ref-YTVOS/DAVIS index PNGs whose value is
+the object id) or else as COCO RLE of the union of the referred objects per frame (MeViS). ``datasets`` is the optional ``hf`` extra, imported lazily so
 the core never needs it.
 """
 
@@ -42,26 +42,15 @@ def features() -> datasets.Features:
     })
 
 
-def _mask_paths(bench: Benchmark, sample: Sample) -> list[str]:
-    """GT file per scored frame, for benchmarks whose GT is one PNG per frame."""
+def _ground_truth(bench: Benchmark, sample: Sample) -> tuple[list[str], list[dict]]:
+    """(mask paths, RLEs): the GT file of every scored frame where the format stores one file per
+    frame (:meth:`Benchmark.gt_files`), else the union GT of every scored frame as COCO RLE."""
     if not bench.has_ground_truth:
-        return []
-    if hasattr(bench, "mask_dir"):  # ReasonVOS: one binary PNG folder per object
-        folder = bench.mask_dir(sample)
-        return [str(folder / f"{f}.png") for f in bench.scored_frames(sample)]
-    if hasattr(bench, "annotation_path") and getattr(bench, "annotation_root", None) is not None:
-        return [str(bench.annotation_path(sample.video_id, f)) for f in bench.scored_frames(sample)]
-    if hasattr(bench, "label_dir"):
-        folder = bench.label_dir(sample.video_id)
-        return [str(folder / f"{f}.png") for f in bench.scored_frames(sample)]
-    return []
-
-
-def _rles(bench: Benchmark, sample: Sample) -> list[dict]:
-    """Union GT per scored frame as COCO RLE (benchmarks whose GT is RLE, i.e. MeViS)."""
-    if not bench.has_ground_truth or not hasattr(bench, "mask_dict"):
-        return []
-    return [encode_rle(mask) for _frame, mask in bench.gt_masks(sample)]
+        return [], []
+    files = bench.gt_files(sample)
+    if files is not None:
+        return [str(p) for p in files.values()], []
+    return [], [encode_rle(mask) for _frame, mask in bench.gt_masks(sample)]
 
 
 def rows(bench: Benchmark) -> Iterator[dict]:
@@ -69,11 +58,12 @@ def rows(bench: Benchmark) -> Iterator[dict]:
     for s in bench.samples:
         video = bench.videos[s.video_id]
         frame_paths = [str(video.image_path(f)) for f in video.frames] if video.image_dir is not None else []
+        mask_paths, mask_rles = _ground_truth(bench, s)
         yield {
             "benchmark": bench.name, "split": bench.split, "video": s.video_id, "exp_id": s.exp_id,
             "key": s.key, "text": s.text, "kind": s.kind, "source": s.source, "annotator": s.annotator,
             "obj_ids": list(s.obj_ids), "frames": list(video.frames), "frame_paths": frame_paths,
-            "mask_paths": _mask_paths(bench, s), "mask_rles": _rles(bench, s),
+            "mask_paths": mask_paths, "mask_rles": mask_rles,
         }
 
 

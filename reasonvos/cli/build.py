@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from reasonvos.benchmarks.reasonvos import SPEC as BUILT  # the one layout the builder writes
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -21,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "\"video\": ..., \"obj_id\": \"<string>\", \"text\": ..., \"kind\": \"short|long\", optional \"exp_id\", "
         "optional \"frames\": [stems]}.",
     )
-    p.add_argument("name", choices=["reasonvos"], help="benchmark layout to build")
+    p.add_argument("name", choices=[BUILT.name], help="benchmark layout to build")
     p.add_argument("--sources", required=True, metavar="DIR", help="folder with mose/, mevis/, vipseg/, burst/")
     p.add_argument("--instructions", required=True, metavar="FILE", help="JSON Lines instruction file")
     p.add_argument("--out", required=True, metavar="DIR", help="output benchmark folder")

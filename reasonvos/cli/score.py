@@ -11,10 +11,25 @@ import argparse
 import json
 import sys
 
-from reasonvos.benchmarks.registry import BENCHMARKS
+from reasonvos.benchmarks import registry
 from reasonvos.errors import InputError
 
-PROTOCOLS = ("expression", "davis-semi", "davis-unsup", "refdavis")
+
+def protocols() -> tuple[str, ...]:
+    """Every protocol some registered benchmark can be scored with (the ``--protocol`` choices)."""
+    return tuple(dict.fromkeys(p for spec in registry.all_specs() for p in spec.protocols))
+
+
+def _default_protocols_text() -> str:
+    """"expression for reasonvos, mevis and refytvos; refdavis for refdavis; ..." from the registry."""
+    by_protocol: dict[str, list[str]] = {}
+    for spec in registry.all_specs():
+        by_protocol.setdefault(spec.default_protocol, []).append(spec.name)
+
+    def listed(names: list[str]) -> str:
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+    return "; ".join(f"{p} for {listed(names)}" for p, names in by_protocol.items())
 
 
 #: how the leaderboard labels an entry (kept in step with reasonvos.leaderboard.store.ROLES by a test)
@@ -43,16 +58,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "score",
         help="score a prediction folder (J, F, J&F, DAVIS statistics, gIoU/cIoU)",
         description="Check a prediction folder (missing, stray, wrong size, non-binary, undecodable files) "
-        "and score it with the benchmark's protocol. Default protocol: expression for reasonvos, mevis "
-        "and refytvos; refdavis for refdavis; davis-semi for davis. Values are fractions in [0, 1]; the "
-        "table shows them x100.",
+        f"and score it with the benchmark's protocol. Default protocol: {_default_protocols_text()}. "
+        "Values are fractions in [0, 1]; the table shows them x100.",
     )
-    p.add_argument("name", choices=sorted(BENCHMARKS), help="benchmark")
+    p.add_argument("name", choices=sorted(registry.names()), help="benchmark")
     p.add_argument("--root", metavar="DIR", help="benchmark root (for davis: same as --gt)")
     p.add_argument("--gt", metavar="DIR", help="davis: folder with one sub-folder of index PNGs per video")
     p.add_argument("--split", help="split to score (must have ground truth)")
     p.add_argument("--pred", required=True, metavar="DIR", help="prediction folder in the benchmark's layout")
-    p.add_argument("--protocol", choices=PROTOCOLS, help="scoring protocol (default: the benchmark's)")
+    p.add_argument("--protocol", choices=protocols(), help="scoring protocol (default: the benchmark's)")
     p.add_argument("--workers", type=int, metavar="N", help="processes, one video at a time (default: all cores)")
     p.add_argument("--missing", choices=("error", "empty", "skip"), default="error",
                    help="missing prediction frames: error (list them, exit 1; default), empty (score as empty "
@@ -74,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
     from reasonvos.evaluators import score
     from reasonvos.evaluators.results import check_output_path
 
+    spec = registry.get(args.name)
     root = args.gt or args.root
     if root is None:
-        raise InputError(None, "--root DIR is required" + (" (or --gt DIR)" if args.name == "davis" else ""))
+        raise InputError(None, "--root DIR is required" + (" (or --gt DIR)" if spec.gt_folder_root else ""))
     if args.gt and args.root and args.gt != args.root:
         raise InputError(None, "give --gt or --root, not both")
     meta = parse_meta(args.method_meta)
@@ -85,9 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if args.compat_decay:
         print("reasonvos: warning: --compat-decay reproduces the official uint8 Decay bins: Decay is NaN or "
               "wrong for objects with 256 or more evaluated frames", file=sys.stderr)
-    # DAVIS protocols find their objects in the labels while scoring: no need to pre-scan every PNG
-    extra = {"scan_objects": False} if args.name == "davis" else {}
-    benchmark = load_benchmark(args.name, root, args.split, **extra)
+    # e.g. DAVIS protocols find their objects in the labels while scoring: no need to pre-scan every PNG
+    benchmark = load_benchmark(args.name, root, args.split, **spec.score_load_options)
     try:
         results = score(benchmark, args.pred, protocol=args.protocol, workers=args.workers, missing=args.missing,
                         method=args.method, method_meta=meta, compat_decay=args.compat_decay, quiet=args.quiet)

@@ -10,7 +10,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from reasonvos.benchmarks.registry import BENCHMARKS
+    from reasonvos.benchmarks import registry
 
     p = subparsers.add_parser(
         "stats",
@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Videos and samples per source, short vs long instructions, instruction lengths, "
         "frames per video, mask area and visibility (mask statistics need ground truth).",
     )
-    p.add_argument("name", choices=sorted(BENCHMARKS), help="benchmark name")
+    p.add_argument("name", choices=sorted(registry.names()), help="benchmark name")
     p.add_argument("--root", required=True, metavar="DIR", help="benchmark root folder")
     p.add_argument("--split", default=None, help="split (benchmark-specific; default: the benchmark's default)")
     p.add_argument("--out", default=None, metavar="DIR", help="write stats.json, stats.txt and figures here")

@@ -1,4 +1,4 @@
-"""``reasonvos submit refytvos|mevis --root DIR --split S --pred DIR --out FILE.zip``.
+"""``reasonvos submit NAME --root DIR --split S --pred DIR --out FILE.zip`` (NAME: a benchmark with a server).
 
 Thin shell over :func:`reasonvos.evaluators.submission.write_submission`: checks the prediction
 folder is complete for the server-scored split, then writes the zip in the server's layout.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from reasonvos.benchmarks import registry
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,9 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "<video>/<exp_id>/<frame>.png at the root. On any problem the full report goes to stderr and no "
         "zip is written.",
     )
-    p.add_argument("name", choices=["refytvos", "mevis"], help="benchmark")
+    servers = [s for s in registry.all_specs() if s.submission_prefix is not None]
+    p.add_argument("name", choices=[s.name for s in servers], help="benchmark")
     p.add_argument("--root", required=True, metavar="DIR", help="benchmark root")
-    p.add_argument("--split", required=True, help="server-scored split (refytvos: valid; mevis: valid)")
+    p.add_argument("--split", required=True, help="server-scored split ("
+                   + "; ".join(f"{s.name}: {', '.join(s.server_splits)}" for s in servers) + ")")
     p.add_argument("--pred", required=True, metavar="DIR", help="prediction folder")
     p.add_argument("--out", required=True, metavar="FILE.zip", help="zip to write")
     p.add_argument("--workers", type=int, metavar="N", help="processes for the PNG checks (default: all cores)")
