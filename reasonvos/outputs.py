@@ -10,8 +10,8 @@ The rules every command follows (``docs/guarantees.md``, "Outputs"):
 - an output folder is new, empty, or carries :data:`MARKER`, written by the same command. Only the
   files listed in the marker are ever replaced or removed; a user's other files stay;
 - every output's folder is checked writable before the work starts;
-- a run that fails after these checks leaves no output from an earlier run in its place (results
-  and leaderboards are complete, from this run, or absent): see :func:`discard_on_failure`.
+- outputs are replaced all at once, only after the work has succeeded: a failed run leaves the
+  earlier output exactly as it was, never a mix of an earlier run's files and this one's.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -161,8 +161,9 @@ def check_outputs(outputs: Iterable[Output | None], inputs: Iterable[str | Path 
     """Refuse, before any work, every output that breaks a rule of this module (one line each).
 
     ``inputs`` are the files and folders the run reads (benchmark root, prediction folder, results
-    files): no output may be one of them or replace anything inside one, and no output folder may
-    hold one. A new file inside an input folder (a report beside the data) is allowed.
+    files): no output may be one of them or replace anything inside one (unless it is recognisably
+    an earlier output of the same kind), and no output folder may hold one. A new file inside an
+    input folder (a report beside the data) is allowed.
     """
     outs = [o for o in outputs if o is not None]
     ins = [(Path(i), _resolve(Path(i))) for i in inputs if i is not None and os.path.lexists(i)]
@@ -175,7 +176,7 @@ def check_outputs(outputs: Iterable[Output | None], inputs: Iterable[str | Path 
         for given, given_real in ins:
             if real == given_real or (os.path.lexists(out.path) and _samefile(out.path, given)):
                 raise OutputError(out.path, f"{out.what} is an input of this run; refusing to write over it")
-            if given_real.is_dir() and _within(real, given_real) and os.path.lexists(out.path):
+            if given_real.is_dir() and _within(real, given_real) and os.path.lexists(out.path) and not _ours(out):
                 raise OutputError(out.path, f"{out.what} is part of {given}, an input of this run; "
                                             "refusing to write over it")
             if isinstance(out, OutputFolder) and _within(given_real, real):
@@ -186,32 +187,22 @@ def check_outputs(outputs: Iterable[Output | None], inputs: Iterable[str | Path 
             _check_file(out)
 
 
+def _ours(out: Output) -> bool:
+    """An existing output recognisably written by the toolkit (then not a file of the input)."""
+    try:
+        if isinstance(out, OutputFolder):
+            marker = read_marker(out.path) if out.path.is_dir() else None
+            return marker is not None and marker["command"] == out.command
+        return out.ours is not None and stat.S_ISREG(os.lstat(out.path).st_mode) and out.ours(out.path)
+    except (OSError, OutputError):
+        return False
+
+
 def _samefile(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:
         return False
-
-
-# ---------------------------------------------------------------------- single files on failure
-
-
-@contextmanager
-def discard_on_failure(outputs: Sequence[OutputFile | None]) -> Iterator[None]:
-    """If the block fails, remove the earlier outputs of ours at these paths, so that what is left
-    after a failed run is never taken for its result. Files not recognised as ours stay."""
-    try:
-        yield
-    except BaseException:
-        for out in outputs:
-            if out is None or out.ours is None:
-                continue
-            try:
-                if stat.S_ISREG(os.lstat(out.path).st_mode) and out.ours(out.path):
-                    os.unlink(out.path)
-            except OSError:
-                pass
-        raise
 
 
 # ---------------------------------------------------------------------------- owned folders
@@ -312,8 +303,8 @@ def owned_folder(path: str | Path, command: str, what: str = "the output folder"
     until the block has succeeded; then, under a lock, every staged file is renamed into place,
     the command's earlier files that this run did not write are removed, and the marker lists
     exactly this run's files. A file of the user's at a path this run wants is refused before
-    anything moves. If the block fails, the command's earlier files are removed too (the folder
-    then holds no stale result); if that leaves it empty, the folder goes.
+    anything moves. If the block fails, nothing in the folder changes (a folder this run created
+    is removed again).
     """
     path = Path(path)
     check_outputs([OutputFolder(path, what, command)])
@@ -326,12 +317,7 @@ def owned_folder(path: str | Path, command: str, what: str = "the output folder"
         if fcntl is not None:
             fcntl.flock(staging_fd, fcntl.LOCK_EX)
     try:
-        try:
-            yield staging
-        except BaseException:
-            with _locked(path):
-                _discard(path, command)
-            raise
+        yield staging
         _commit(staging, path, command)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -339,19 +325,6 @@ def owned_folder(path: str | Path, command: str, what: str = "the output folder"
         if created:
             with suppress(OSError):
                 path.rmdir()  # only when nothing was committed
-
-
-def _discard(folder: Path, command: str) -> None:
-    marker = read_marker(folder)
-    if marker is None:
-        return
-    for rel in marker["files"]:
-        _remove_owned(folder, rel)
-    left = [e for e in os.listdir(folder) if e != MARKER and not e.startswith(STAGING_PREFIX)]
-    if left:
-        _write_marker(folder, command, [])
-    else:
-        os.unlink(folder / MARKER)  # nothing of the user's: the folder itself goes once staging does
 
 
 def _commit(staging: Path, folder: Path, command: str) -> None:

@@ -17,7 +17,6 @@ from reasonvos.outputs import (
     OutputFolder,
     check_outputs,
     claim_folder,
-    discard_on_failure,
     owned_folder,
 )
 
@@ -99,18 +98,6 @@ def test_an_unwritable_folder_is_refused_before_the_work(tmp_path):
         check_outputs([OutputFile(folder / "sub" / "r.json", "--json")])
 
 
-def test_a_failed_run_leaves_no_earlier_result_in_place(tmp_path):
-    ours = tmp_path / "r.json"
-    ours.write_text('{"format": "reasonvos-results/1"}')
-    theirs = tmp_path / "notes.txt"
-    theirs.write_text("keep")
-    outputs = [OutputFile(ours, "--json", ours=lambda p: b"reasonvos" in p.read_bytes()),
-               OutputFile(theirs, "--csv", ours=lambda p: False)]
-    with pytest.raises(RuntimeError), discard_on_failure(outputs):
-        raise RuntimeError("scoring failed")
-    assert not ours.exists() and theirs.read_text() == "keep"
-
-
 # ------------------------------------------------------------------------------ owned folders
 
 
@@ -164,15 +151,16 @@ def test_owned_folder_refuses_a_user_file_at_a_path_it_wants_and_writes_nothing(
     assert (out / "index.html").read_text() == "v1" and (out / "plots" / "fig.png").read_text() == "mine"
 
 
-def test_a_failed_run_removes_the_commands_earlier_files_and_only_those(tmp_path):
+def test_a_failed_run_changes_nothing_in_the_folder(tmp_path):
     out = tmp_path / "board"
     with owned_folder(out, "leaderboard") as stage:
         write_text_atomic(stage / "index.html", "v1")
-    (out / "fig.pdf").write_text("mine")
+        write_text_atomic(stage / "old.md", "v1")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     with pytest.raises(RuntimeError), owned_folder(out, "leaderboard") as stage:
         write_text_atomic(stage / "index.html", "v2")
         raise RuntimeError("analysis failed")
-    assert sorted(p.name for p in out.iterdir()) == [MARKER, "fig.pdf"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     with pytest.raises(RuntimeError), owned_folder(tmp_path / "new", "leaderboard"):
         raise RuntimeError("failed at once")
     assert not (tmp_path / "new").exists()
