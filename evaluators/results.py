@@ -22,6 +22,7 @@ import pandas as pd
 from reasonvos.errors import MetadataError
 from reasonvos.fileio import read_json, write_text_atomic
 from reasonvos.outputs import OutputFile, check_outputs, head
+from reasonvos.textsafe import csv_cell
 
 FORMAT = "reasonvos-results/1"
 SAMPLE_COLUMNS = ["key", "video", "exp_id", "obj_ids", "text", "kind", "source", "annotator",
@@ -143,11 +144,12 @@ class _LFRecords(io.StringIO):
 
 
 def csv_text(header: list[str], rows: list[list[Any]]) -> str:
-    r"""CSV with "\n" line ends in which any field holding "\r" or "\n" is quoted."""
+    r"""CSV with "\n" line ends in which any field holding "\r" or "\n" is quoted, and no text cell
+    reads as a spreadsheet formula or holds a bidirectional control (reasonvos.textsafe)."""
     buf = _LFRecords()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([csv_cell(h) for h in header])
+    writer.writerows([csv_cell(c) for c in row] for row in rows)
     return buf.getvalue()
 
 
