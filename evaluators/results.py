@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,9 +154,12 @@ def csv_text(header: list[str], rows: list[list[Any]]) -> str:
     return buf.getvalue()
 
 
+_FORMAT_KEY = re.compile(rb'"format"\s*:\s*"' + re.escape(FORMAT.split("/")[0].encode()) + rb"/")
+
+
 def is_results_file(path: Path) -> bool:
     """An earlier results JSON of this toolkit (its ``format`` key comes first)."""
-    return f'"format": "{FORMAT.split("/")[0]}/'.encode() in head(path, 4096)
+    return _FORMAT_KEY.search(head(path, 4096)) is not None
 
 
 def is_results_csv(path: Path) -> bool:

@@ -42,8 +42,8 @@ def refuse_non_regular(path: Path, what: str = "the output") -> None:
     (the link would be replaced, not the file it points to)."""
     try:
         mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
+    except (FileNotFoundError, NotADirectoryError):
+        return  # nothing there (a file on the way is reported when the folder is made)
     except OSError as e:
         raise OutputError(path, f"{what} cannot be examined: {e.strerror}") from e
     if stat.S_ISREG(mode):
