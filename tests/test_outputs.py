@@ -219,3 +219,34 @@ def test_two_processes_replacing_the_same_folder_never_fail_mix_or_leave_debris(
     contents = {f.read_text() for f in target.iterdir()}
     assert len(contents) == 1 and len(list(target.iterdir())) == 5, "one writer's whole folder, never a mix"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["masks"], "no .tmp or .old folder left"
+
+
+def _fill_owned_folder_repeatedly(path: str, writer: int, rounds: int, start, errors) -> None:
+    start.wait()
+    try:
+        for n in range(rounds):
+            with owned_folder(path, "leaderboard") as stage:
+                for name in ("index.html", "tables/a.md", f"only-{writer}.txt"):
+                    write_text_atomic(stage / name, f"{writer}-{n}")
+    except Exception as e:  # reported to the parent
+        errors.put(f"{type(e).__name__}: {e}")
+
+
+def test_two_processes_filling_one_owned_folder_leave_one_whole_run(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    start, errors = ctx.Barrier(2), ctx.Queue()
+    out = tmp_path / "board"
+    procs = [ctx.Process(target=_fill_owned_folder_repeatedly, args=(str(out), w, 40, start, errors)) for w in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert found == [] and all(p.exitcode == 0 for p in procs)
+    marker = json.loads((out / MARKER).read_text())
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != MARKER)
+    assert files == marker["files"] and len(files) == 3, "exactly the last run's files, nothing stale"
+    assert len({(out / f).read_text() for f in files}) == 1, "all from one run"
+    assert not [p for p in out.iterdir() if p.name.startswith(".reasonvos-staging")]
