@@ -11,6 +11,8 @@ import csv
 import io
 import json
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reasonvos.errors import InputError, MetadataError
+from reasonvos.errors import MetadataError
 from reasonvos.fileio import read_json, write_text_atomic
+from reasonvos.outputs import OutputFile, check_outputs, head
+from reasonvos.textsafe import csv_cell
 
 FORMAT = "reasonvos-results/1"
 SAMPLE_COLUMNS = ["key", "video", "exp_id", "obj_ids", "text", "kind", "source", "annotator",
@@ -141,26 +145,41 @@ class _LFRecords(io.StringIO):
 
 
 def csv_text(header: list[str], rows: list[list[Any]]) -> str:
-    r"""CSV with "\n" line ends in which any field holding "\r" or "\n" is quoted."""
+    r"""CSV with "\n" line ends in which any field holding "\r" or "\n" is quoted, and no text cell
+    reads as a spreadsheet formula or holds a bidirectional control (reasonvos.textsafe)."""
     buf = _LFRecords()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([csv_cell(h) for h in header])
+    writer.writerows([csv_cell(c) for c in row] for row in rows)
     return buf.getvalue()
 
 
-def check_output_path(path: str | Path | None, what: str) -> None:
-    """Refuse an output path that cannot take a file, before a long run rather than after it."""
-    if path is None:
-        return
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(path, f"{what} names a folder; give a file name")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(path, f"{what}: {parent} is a file, not a folder")
-            break
+_FORMAT_KEY = re.compile(rb'"format"\s*:\s*"' + re.escape(FORMAT.split("/")[0].encode()) + rb"/")
+
+
+def is_results_file(path: Path) -> bool:
+    """An earlier results JSON of this toolkit (its ``format`` key comes first)."""
+    return _FORMAT_KEY.search(head(path, 4096)) is not None
+
+
+def is_results_csv(path: Path) -> bool:
+    """An earlier per-sample CSV of this toolkit (its header starts with the sample key)."""
+    return head(path, 4096).startswith(f"{SAMPLE_COLUMNS[0]},".encode())
+
+
+def results_output(path: str | Path | None, what: str) -> OutputFile | None:
+    """The results JSON as an output: it may replace only an earlier results file."""
+    return None if path is None else OutputFile(Path(path), what, "a reasonvos results file", is_results_file)
+
+
+def csv_output(path: str | Path | None, what: str) -> OutputFile | None:
+    """The per-sample CSV as an output: it may replace only an earlier per-sample CSV."""
+    return None if path is None else OutputFile(Path(path), what, "a reasonvos per-sample CSV", is_results_csv)
+
+
+def check_output_path(path: str | Path | None, what: str, inputs: Sequence[str | Path | None] = ()) -> None:
+    """Refuse a results output path before a long run rather than after it (see reasonvos.outputs)."""
+    check_outputs([results_output(path, what)], inputs)
 
 
 @dataclass

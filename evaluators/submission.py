@@ -10,7 +10,8 @@ Every sample and every listed frame must be present, at the video's size, and bi
 check decodes every PNG (in a process pool, one video per task) and fails with one grouped
 report. PNGs that are already 0/255 grayscale are stored as they are; other binary encodings
 (0/1, one palette index, ...) are re-encoded as 0/255, since the servers' acceptance of them is
-not documented. The zip is written atomically.
+not documented. The zip is written atomically and carries :data:`ZIP_COMMENT`, by which a later
+run knows it may replace it (any other file at that path is refused).
 """
 
 from __future__ import annotations
@@ -29,15 +30,28 @@ from reasonvos.benchmarks.model import Benchmark
 from reasonvos.errors import InputError
 from reasonvos.fileio import atomic_path
 from reasonvos.masks import encode_binary_png, read_png_values
+from reasonvos.outputs import OutputFile, check_outputs
 
 from .checks import CheckReport, Problem, binary_mask, list_folder
 from .protocols import read_prediction
-from .results import check_output_path
 
 
 def server_benchmarks() -> tuple[str, ...]:
     """Registered benchmarks that have an evaluation server (a ``submission_prefix``)."""
     return tuple(s.name for s in registry.all_specs() if s.submission_prefix is not None)
+
+
+#: the zip's comment: marks a submission zip this toolkit wrote (servers ignore zip comments)
+ZIP_COMMENT = b"reasonvos submission"
+
+
+def is_submission_zip(path: Path) -> bool:
+    """A zip this toolkit wrote (its comment says so)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.comment == ZIP_COMMENT
+    except (zipfile.BadZipFile, ValueError):
+        return False
 
 
 @dataclass
@@ -111,7 +125,8 @@ def write_submission(benchmark: Benchmark, pred_dir: str | Path, out: str | Path
         raise InputError(pred_dir, "prediction folder not found")
     if out.suffix.lower() != ".zip":
         raise InputError(out, "the submission file must end in .zip")
-    check_output_path(out, "the submission file")
+    check_outputs([OutputFile(out, "the submission file", "a submission zip written by reasonvos", is_submission_zip)],
+                  inputs=[pred_dir, benchmark.root])
     report = CheckReport(pred_dir)
     by_video = submission_files(benchmark, pred_dir, report)
     report.raise_if_any()
@@ -137,6 +152,7 @@ def write_submission(benchmark: Benchmark, pred_dir: str | Path, out: str | Path
     report.raise_if_any()
     files = [entry for _, entries in tasks for entry in entries]
     with atomic_path(out, suffix=".zip.tmp") as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        zf.comment = ZIP_COMMENT
         for path, arc, _size in files:
             if path in reencode:
                 arr = read_png_values(path)

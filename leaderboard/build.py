@@ -6,23 +6,26 @@ Layout of ``out_dir``::
     tables/<benchmark-split>.md|tex|csv, tables/leaderboard.md|csv (all tables)
     plots/<name>.png|svg
     analysis/<benchmark>-<method>/<rank>_<nn>_<key>.png, analysis.json
+    .reasonvos-output.json          marker: the files this command wrote
 
-Each sub-folder is assembled in a temporary folder and renamed into place, and every file is
-written atomically, so an interrupted build never leaves a half-written leaderboard behind and
-a rebuild never keeps stale tables of results that are no longer given.
+``out_dir`` is an owned folder (:mod:`reasonvos.outputs`): new, empty, or written by an earlier
+``leaderboard``. Every file is assembled in a private staging folder first and renamed in only
+once the whole build has succeeded; files of an earlier build that this one does not write are
+removed, and files of the user's (``plots/fig.pdf``) are never touched. A failed build changes
+nothing: the earlier leaderboard stays whole, never new tables beside an old page.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reasonvos.benchmarks.model import Benchmark
 from reasonvos.errors import InputError
-from reasonvos.fileio import atomic_dir, write_bytes_atomic, write_text_atomic
+from reasonvos.fileio import write_bytes_atomic, write_text_atomic
+from reasonvos.outputs import OutputFolder, check_outputs, owned_folder
 
 from .error_analysis import error_analysis
 from .page import AnalysisSection, render_page
@@ -32,6 +35,8 @@ from .store import Entry, load_store
 from .tables import Table, build_tables, md_escape, to_csv, to_latex, to_markdown
 
 DEFAULT_TITLE = "reasonvos leaderboard"
+#: the command that owns a leaderboard folder (its marker names it)
+COMMAND = "leaderboard"
 
 
 @dataclass
@@ -109,12 +114,24 @@ def build_leaderboard(
     reported_path: str | Path | None = None,
 ) -> BuildResult:
     """Read results files (or folders of them) and write the leaderboard into ``out_dir``."""
+    out_dir = Path(out_dir)
+    inputs = [results_paths] if isinstance(results_paths, str | Path) else list(results_paths)
+    read = [*inputs, reported_path, *(x for a in analyses if not isinstance(a.benchmark, Benchmark)
+                                      for x in (a.root, a.pred)),
+            *(a.pred for a in analyses if isinstance(a.benchmark, Benchmark))]
+    check_outputs([OutputFolder(out_dir, "the leaderboard folder", COMMAND)], inputs=read)
+    with owned_folder(out_dir, COMMAND, "the leaderboard folder") as stage:
+        built = _build(inputs, stage, include_reported, analyses, title, reported_path)
+    entries, tables, ignored, names = built
+    files = [out_dir / name for name in names]
+    return BuildResult(out_dir, out_dir / "index.html", entries, tables, files, ignored)
+
+
+def _build(inputs: list, stage: Path, include_reported: bool, analyses: Sequence[AnalysisSpec], title: str,
+           reported_path: str | Path | None) -> tuple[list[Entry], list[Table], list[tuple[Path, str]], list[str]]:
+    """Write every file of the leaderboard into ``stage``; return what the result reports."""
     from reasonvos import __version__
 
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(out_dir, "the leaderboard output must be a folder; this is a file")
-    inputs = [results_paths] if isinstance(results_paths, str | Path) else list(results_paths)
     store = load_store(inputs)
     entries = list(store.entries)
     if include_reported:
@@ -123,38 +140,27 @@ def build_leaderboard(
         raise InputError(None, "nothing to show: no results files and reported numbers left out")
     tables = build_tables(entries)
     plots = all_plots(tables)
-    files: list[Path] = []
     links: dict[str, dict[str, str]] = {}
     sections: list[AnalysisSection] = []
-    page = out_dir / "index.html"
-    # every folder is assembled beside its place and all are renamed in only once the page is
-    # rendered, so a failure (e.g. in an analysis) leaves the previous leaderboard as it was
-    with ExitStack() as stack:
-        tmp = stack.enter_context(atomic_dir(out_dir / "tables"))
-        for t in tables:
-            for ext, text in (("md", to_markdown(t)), ("tex", to_latex(t)), ("csv", to_csv(t))):
-                write_text_atomic(tmp / f"{t.slug}.{ext}", text)
-        write_text_atomic(tmp / "leaderboard.md", f"# {md_escape(title)}\n\n" + "\n".join(to_markdown(t) for t in tables))
-        write_text_atomic(tmp / "leaderboard.csv", to_csv(tables))
-        files += [out_dir / "tables" / p.name for p in sorted(tmp.iterdir())]
-
-        tmp = stack.enter_context(atomic_dir(out_dir / "plots"))
-        for p in plots:
-            if p.skipped:
-                continue
-            write_bytes_atomic(tmp / f"{p.name}.png", p.png or b"")
-            write_bytes_atomic(tmp / f"{p.name}.svg", p.svg or b"")
-            links[p.name] = {"PNG": f"plots/{p.name}.png", "SVG": f"plots/{p.name}.svg"}
-        files += [out_dir / "plots" / p.name for p in sorted(tmp.iterdir())]
-
-        if analyses:
-            tmp = stack.enter_context(atomic_dir(out_dir / "analysis"))
-            sections = _run_analyses(analyses, store.entries, tmp)
-            files += [out_dir / "analysis" / p.relative_to(tmp) for p in sorted(tmp.rglob("*")) if p.is_file()]
-
-        html = render_page(title, tables, plots, entries, store.ignored, sections, links,
-                           generated_by=f"Generated by reasonvos {__version__}.")
-    write_text_atomic(page, html)
-    files.append(page)
-    return BuildResult(out_dir, page, entries, tables, files, store.ignored)
-
+    (stage / "tables").mkdir()
+    for t in tables:
+        for ext, text in (("md", to_markdown(t)), ("tex", to_latex(t)), ("csv", to_csv(t))):
+            write_text_atomic(stage / "tables" / f"{t.slug}.{ext}", text)
+    write_text_atomic(stage / "tables" / "leaderboard.md",
+                      f"# {md_escape(title)}\n\n" + "\n".join(to_markdown(t) for t in tables))
+    write_text_atomic(stage / "tables" / "leaderboard.csv", to_csv(tables))
+    (stage / "plots").mkdir()
+    for p in plots:
+        if p.skipped:
+            continue
+        write_bytes_atomic(stage / "plots" / f"{p.name}.png", p.png or b"")
+        write_bytes_atomic(stage / "plots" / f"{p.name}.svg", p.svg or b"")
+        links[p.name] = {"PNG": f"plots/{p.name}.png", "SVG": f"plots/{p.name}.svg"}
+    if analyses:
+        (stage / "analysis").mkdir()
+        sections = _run_analyses(analyses, store.entries, stage / "analysis")
+    html = render_page(title, tables, plots, entries, store.ignored, sections, links,
+                       generated_by=f"Generated by reasonvos {__version__}.")
+    write_text_atomic(stage / "index.html", html)
+    names = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+    return entries, tables, store.ignored, names

@@ -1,7 +1,8 @@
 """The leaderboard as one self-contained static HTML page (works from file://, no network).
 
 CSS and JavaScript are inline, plots are embedded as base64 PNG data URIs, and every string that
-comes from data (method names, instructions, paths, metadata) goes through ``html.escape``. The
+comes from data (method names, instructions, paths, metadata) goes through ``html.escape``, after
+its bidirectional control characters are made visible (reasonvos.textsafe). The
 data embedded for scripts is JSON with ``<``, ``>``, ``&`` and the JS line separators escaped as
 ``\\uXXXX``, so no value can close the ``<script>`` element it sits in.
 """
@@ -10,15 +11,20 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
+from reasonvos.textsafe import BIDI_CONTROLS, neutral_bidi
+
 from .error_analysis import AnalysisItem
 from .plots import Plot
 from .store import Entry, dumps_json, entry_to_json
 from .tables import LEGEND, REPORTED_MARK, Table, entry_marks, fmt
+
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 
 
 @dataclass
@@ -34,13 +40,15 @@ class AnalysisSection:
 
 
 def e(value: Any) -> str:
-    """HTML-escape any value (quotes too, so it is safe in attributes)."""
-    return escape("" if value is None else str(value), quote=True)
+    """HTML-escape any value (quotes too, so it is safe in attributes); bidirectional controls
+    become visible escapes, so no name can display as another."""
+    return escape(neutral_bidi("" if value is None else str(value)), quote=True)
 
 
 def script_json(obj: Any) -> str:
-    """JSON safe to embed inside ``<script>``: no ``</script>``, comments or line separators."""
-    text = dumps_json(obj)
+    """JSON safe to embed inside ``<script>``: no ``</script>``, comments or line separators, and
+    bidirectional controls as visible text (the script shows ``\u202e``, not an override)."""
+    text = _BIDI.sub(lambda m: "\\" + neutral_bidi(m.group()), dumps_json(obj))  # JSON for "\u202e" as text
     for ch, rep in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                     ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(ch, rep)

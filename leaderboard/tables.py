@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from reasonvos.benchmarks import registry
+from reasonvos.textsafe import csv_cell, neutral_bidi
 
 from .reported import display_name
 from .store import Entry
@@ -183,8 +184,9 @@ _LINE_END = re.compile(r"\r\n?|\n")
 
 
 def md_escape(text: str) -> str:
-    """Backslash-escape Markdown/HTML punctuation so a name renders literally (CommonMark)."""
-    return _LINE_END.sub(" ", _MD_SPECIAL.sub(r"\\\1", text))
+    """Backslash-escape Markdown/HTML punctuation so a name renders literally (CommonMark);
+    bidirectional controls become visible escapes first."""
+    return _LINE_END.sub(" ", _MD_SPECIAL.sub(r"\\\1", neutral_bidi(text)))
 
 
 def to_markdown(table: Table) -> str:
@@ -217,8 +219,9 @@ _TEX_RE = re.compile("|".join(re.escape(k) for k in _TEX_SPECIAL))
 
 
 def tex_escape(text: str) -> str:
-    """Escape LaTeX's special characters in one pass (so inserted backslashes stay intact)."""
-    return _TEX_RE.sub(lambda m: _TEX_SPECIAL[m.group(0)], text.replace("\n", " "))
+    """Escape LaTeX's special characters in one pass (so inserted backslashes stay intact);
+    bidirectional controls become visible escapes first."""
+    return _TEX_RE.sub(lambda m: _TEX_SPECIAL[m.group(0)], neutral_bidi(text).replace("\n", " "))
 
 
 def to_latex(table: Table) -> str:
@@ -288,14 +291,16 @@ class _LFRecords(io.StringIO):
 
 
 def to_csv(tables: Table | Sequence[Table]) -> str:
-    """CSV of one table, or of several (the union of their columns)."""
+    """CSV of one table, or of several (the union of their columns). Text cells never read as
+    spreadsheet formulas (reasonvos.textsafe.csv_cell); numbers stay numbers."""
     tables = [tables] if isinstance(tables, Table) else list(tables)
     labels: list[str] = []
     for t in tables:
         labels += [c.label for c in t.columns if c.label not in labels]
+    fields = CSV_LEAD + labels + CSV_TAIL
     buf = _LFRecords()
-    writer = csv.DictWriter(buf, fieldnames=CSV_LEAD + labels + CSV_TAIL, lineterminator="\r\n")
-    writer.writeheader()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([csv_cell(f) for f in fields])
     for t in tables:
-        writer.writerows(csv_rows(t))
+        writer.writerows([csv_cell(row.get(f, "")) for f in fields] for row in csv_rows(t))
     return buf.getvalue()

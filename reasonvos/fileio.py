@@ -6,16 +6,19 @@ interrupted run never leaves a partial file where a whole one was expected.
 
 from __future__ import annotations
 
+import errno
+import glob
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reasonvos.errors import MetadataError, MissingFileError
+from reasonvos.errors import InputError, MetadataError, MissingFileError
 
 
 def _read_umask() -> int:
@@ -29,13 +32,38 @@ UMASK = _read_umask()
 NEW_FILE_MODE = 0o666 & ~UMASK
 
 
+class OutputError(InputError):
+    """An output path the toolkit refuses to write (an input, a device, someone else's file, ...)."""
+
+
+def refuse_non_regular(path: Path, what: str = "the output") -> None:
+    """Refuse a path that exists and is not a regular file: renaming over it would replace a device
+    (as root: ``/dev/null`` becomes a plain file), a FIFO, a socket, a folder or a symbolic link
+    (the link would be replaced, not the file it points to)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return  # nothing there (a file on the way is reported when the folder is made)
+    except OSError as e:
+        raise OutputError(path, f"{what} cannot be examined: {e.strerror}") from e
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise OutputError(path, f"{what} names a folder; give a file name")
+    if stat.S_ISLNK(mode):
+        raise OutputError(path, f"{what} is a symbolic link; give the path of a regular file")
+    raise OutputError(path, f"{what} is not a regular file (a device, FIFO or socket); refusing to replace it")
+
+
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
 
     The result gets the usual permissions of a new file (0666 less the umask), not mkstemp's 0600.
+    Only a missing path or a regular file is replaced (see :func:`refuse_non_regular`).
     """
     path = Path(path)
+    refuse_non_regular(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
     os.close(fd)
@@ -44,6 +72,7 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
         yield tmp_path
         if tmp_path.exists():
             os.chmod(tmp_path, NEW_FILE_MODE)
+        refuse_non_regular(path)  # again: the work may have taken long
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -67,23 +96,43 @@ def write_json_atomic(path: str | Path, obj: Any, indent: int | None = 2) -> Non
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; move it into place only if the block succeeds.
 
-    An existing folder at ``path`` is replaced (removed after the new one is complete).
+    An existing folder at ``path`` is replaced as a whole. Several processes may replace the same
+    folder at once: each assembles its own uniquely named folder, and the last one renamed in
+    wins whole (never a mix, never ``ENOTEMPTY``). A replaced folder is first renamed aside into a
+    unique ``.<name>.*.old`` folder and then deleted; such folders left by a killed process are
+    deleted by the next replacement.
     """
     path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise OutputError(path, "the output folder exists and is not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / "x")
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        _rename_dir_in(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    for old in path.parent.glob(f".{glob.escape(path.name)}.*.old"):
+        shutil.rmtree(old, ignore_errors=True)  # this run's, or debris of a killed one
+
+
+def _rename_dir_in(tmp: Path, path: Path) -> None:
+    """Rename folder ``tmp`` to ``path``, moving aside whatever folder another process put there."""
+    while True:
+        try:
+            os.rename(tmp, path)  # succeeds when ``path`` is absent (or an empty folder)
+            return
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+        try:
+            os.rename(path, aside / "x")
+        except FileNotFoundError:
+            pass  # another writer moved it aside first: try again
+        finally:
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def read_json(path: str | Path, what: str = "JSON file") -> Any:

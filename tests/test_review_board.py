@@ -98,7 +98,7 @@ def test_a_failed_rebuild_leaves_the_previous_leaderboard_untouched(tmp_path):
                           analyses=[AnalysisSpec("mevis", tmp_path / "nowhere", tmp_path / "pred")])
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before  # not new tables beside the old page
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary folders left behind
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.is_dir()]  # no temporary folders left
 
 
 def test_leaderboard_out_that_is_a_file_is_an_input_error(tmp_path, capsys):

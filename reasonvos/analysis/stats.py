@@ -22,8 +22,11 @@ from tqdm import tqdm
 
 from reasonvos.benchmarks.model import Benchmark
 from reasonvos.fileio import write_bytes_atomic, write_json_atomic
+from reasonvos.outputs import OutputFolder, check_outputs, owned_folder
 
 NO_SOURCE = "-"
+#: the command that owns a stats folder (its marker names it)
+COMMAND = "stats"
 FIGURES = ("composition", "instruction_length", "frames_per_video", "mask_area", "visibility")
 
 
@@ -241,25 +244,27 @@ def _figures(stats: BenchmarkStats) -> dict[str, Any]:
 
 
 def write_outputs(stats: BenchmarkStats, out: str | Path) -> list[Path]:
-    """Write ``stats.json``, ``stats.txt`` and every figure as PNG and SVG into ``out``."""
+    """Write ``stats.json``, ``stats.txt`` and every figure as PNG and SVG into ``out``.
+
+    ``out`` is an owned folder (:mod:`reasonvos.outputs`): new, empty or an earlier ``stats``
+    output. The files replace the earlier ones together once all are written; a figure of an
+    earlier run that this one does not draw is removed, and other files stay.
+    """
     import matplotlib
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    write_json_atomic(out / "stats.json", stats.to_dict())
-    written.append(out / "stats.json")
-    write_bytes_atomic(out / "stats.txt", (format_table(stats) + "\n").encode("utf-8"))
-    written.append(out / "stats.txt")
-    with matplotlib.rc_context({"svg.hashsalt": "reasonvos", "svg.fonttype": "none"}):
-        for name, fig in _figures(stats).items():
-            for fmt, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
-                buf = io.BytesIO()
-                fig.savefig(buf, format=fmt, dpi=110, metadata=meta)
-                path = out / f"{name}.{fmt}"
-                write_bytes_atomic(path, buf.getvalue())
-                written.append(path)
-    return written
+    with owned_folder(out, COMMAND, "the stats folder") as stage:
+        write_json_atomic(stage / "stats.json", stats.to_dict())
+        write_bytes_atomic(stage / "stats.txt", (format_table(stats) + "\n").encode("utf-8"))
+        names = ["stats.json", "stats.txt"]
+        with matplotlib.rc_context({"svg.hashsalt": "reasonvos", "svg.fonttype": "none"}):
+            for name, fig in _figures(stats).items():
+                for fmt, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
+                    buf = io.BytesIO()
+                    fig.savefig(buf, format=fmt, dpi=110, metadata=meta)
+                    write_bytes_atomic(stage / f"{name}.{fmt}", buf.getvalue())
+                    names.append(f"{name}.{fmt}")
+    return [out / name for name in names]
 
 
 def benchmark_stats(
@@ -269,5 +274,7 @@ def benchmark_stats(
     """Load a benchmark, compute its statistics and, with ``out``, write the JSON and figures."""
     from reasonvos.benchmarks.registry import load_benchmark
 
+    if out is not None:  # before the statistics, which decode every mask
+        check_outputs([OutputFolder(Path(out), "--out", COMMAND)], inputs=[root])
     stats = compute_stats(load_benchmark(name, root, split), masks=masks, quiet=quiet)
     return stats, (write_outputs(stats, out) if out is not None else [])

@@ -11,7 +11,8 @@ def register(subparsers) -> None:
         description="Writes a small procedurally rendered benchmark (ReasonVOS layout), runs the weight-free "
         "reference baselines on it, scores them and writes the leaderboard. No download, no weights.",
     )
-    parser.add_argument("--out", default="reasonvos-demo", help="output folder (default: %(default)s)")
+    parser.add_argument("--out", default="reasonvos-demo",
+                        help="output folder: new, empty or an earlier demo's (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=None, help="scoring processes (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -24,9 +25,11 @@ def _pct(value: float | None) -> str:
 def run(args: argparse.Namespace) -> int:
     from reasonvos.demo.pipeline import run_demo
     from reasonvos.errors import InputError
+    from reasonvos.outputs import claim_folder
 
     if args.workers is not None and args.workers < 1:
         raise InputError(None, f"--workers must be at least 1, not {args.workers}")
+    claim_folder(args.out, "demo")  # new, empty or an earlier demo's: never a folder of the user's
     report = run_demo(args.out, workers=args.workers, quiet=args.quiet)
     print(f"sample benchmark:  {report.sample_root}")
     for name, path in report.predictions.items():

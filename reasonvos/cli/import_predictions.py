@@ -33,7 +33,10 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from reasonvos.baselines.published import import_predictions
     from reasonvos.benchmarks.registry import load_benchmark
+    from reasonvos.evaluators.results import results_output
+    from reasonvos.outputs import check_outputs
 
+    check_outputs([results_output(args.out, "--out")], inputs=[args.root, args.pred])
     benchmark = load_benchmark(args.benchmark, args.root, args.split)
     results = import_predictions(benchmark, args.pred, args.method, args.source, args.out,
                                  protocol=args.protocol, missing=args.missing, workers=args.workers,

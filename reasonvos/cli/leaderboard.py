@@ -38,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("results", nargs="+", metavar="RESULTS",
                    help="results JSON files, or folders (every *.json results file inside)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder: new, empty or an earlier leaderboard's (it holds .reasonvos-output.json); "
+                   "only the files the leaderboard wrote there are replaced, yours are kept")
     p.add_argument("--no-reported", action="store_true", help="leave out the paper's reported numbers")
     p.add_argument("--title", default=None, help="page and Markdown title")
     p.add_argument("--analysis", action="append", default=[], type=parse_analysis,

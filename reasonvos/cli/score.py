@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     from reasonvos.benchmarks.registry import load_benchmark
     from reasonvos.errors import PredictionError
     from reasonvos.evaluators import score
-    from reasonvos.evaluators.results import check_output_path
+    from reasonvos.evaluators.results import csv_output, results_output
+    from reasonvos.outputs import check_outputs
 
     spec = registry.get(args.name)
     root = args.gt or args.root
@@ -95,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if args.gt and args.root and args.gt != args.root:
         raise InputError(None, "give --gt or --root, not both")
     meta = parse_meta(args.method_meta)
-    check_output_path(args.json, "--json")  # before scoring, so a bad path costs no run
-    check_output_path(args.csv, "--csv")
+    # before scoring, so a bad path costs no run: never an input, a device or someone else's file
+    check_outputs([results_output(args.json, "--json"), csv_output(args.csv, "--csv")], inputs=[root, args.pred])
     if args.compat_decay:
         print("reasonvos: warning: --compat-decay reproduces the official uint8 Decay bins: Decay is NaN or "
               "wrong for objects with 256 or more evaluated frames", file=sys.stderr)

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("name", choices=sorted(registry.names()), help="benchmark name")
     p.add_argument("--root", required=True, metavar="DIR", help="benchmark root folder")
     p.add_argument("--split", default=None, help="split (benchmark-specific; default: the benchmark's default)")
-    p.add_argument("--out", default=None, metavar="DIR", help="write stats.json, stats.txt and figures here")
+    p.add_argument("--out", default=None, metavar="DIR", help="write stats.json, stats.txt and figures here (a new, empty or earlier stats folder)")
     p.add_argument("--no-masks", action="store_true", help="skip mask statistics (no mask decoding)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no printed table")
     p.set_defaults(func=run)

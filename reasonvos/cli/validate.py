@@ -25,9 +25,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def is_report(path: Path) -> bool:
+    """An earlier JSON report of ``validate`` (it may be replaced; any other file is refused)."""
+    from reasonvos.outputs import head
+
+    text = head(path, 65536)
+    return text.lstrip().startswith(b"{") and b'"verdict": "VERDICT:' in text
+
+
 def run(args: argparse.Namespace) -> int:
+    from reasonvos.outputs import OutputFile, check_outputs
     from reasonvos.validate import validate
 
+    report_out = None if args.json is None else OutputFile(args.json, "--json", "a validation report", is_report)
+    check_outputs([report_out], inputs=[args.root])  # before the checks, which can take long
     report = validate(args.name, args.root, args.split, deep=args.deep, workers=args.workers)
     print(report.format(examples=args.examples))
     if args.json is not None:
