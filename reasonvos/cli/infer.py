@@ -54,7 +54,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reasonvos.benchmarks.registry import load_benchmark
-    from reasonvos.inference.runner import run_inference, shard_from_env
+    from reasonvos.inference.runner import check_resumable, run_inference, shard_from_env
 
     spec = model_registry.get(args.model)
     if args.model_error is not None:
@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     options = options_from_args(model_registry.options_class(args.model), args, args.model)
     rank, world = shard_from_env()
     benchmark = load_benchmark(args.benchmark, args.root, args.split)
+    check_resumable(args.out, benchmark, args.model, options, restart=args.restart)  # before loading weights
     model = model_registry.load_model(args.model, **vars(options))
     stats = run_inference(model, benchmark, args.out, rank=rank, world_size=world, quiet=args.quiet,
                           restart=args.restart)

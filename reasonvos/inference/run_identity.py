@@ -92,18 +92,24 @@ def weights_identity(options: Any) -> dict[str, Any]:
     return out
 
 
+def options_identity(name: str, options: Any) -> dict[str, Any]:
+    """The part of a run's identity that is known before the model is built (and its weights loaded)."""
+    return {
+        "model_name": name,
+        "options": as_json(options),
+        "resume_ignores": sorted(set(as_json(options)) - resume_relevant(type(options))),
+        "weights": weights_identity(options),
+    }
+
+
 def model_identity(model: Any) -> dict[str, Any]:
     """The model part of a run's identity: registry name, options, weights, description."""
     description = model.describe()
     options = getattr(model, "options", None)
-    return {
-        "model_name": getattr(model, "registry_name", None) or description.get("name", model.name),
-        "options": as_json(options) if options is not None else None,
-        "resume_ignores": sorted(set(as_json(options)) - resume_relevant(type(options))) if options is not None
-        else [],
-        "weights": weights_identity(options) if options is not None else {},
-        "model": description,
-    }
+    if options is None:  # built directly, not through the registry: its description stands in
+        name = description.get("name", model.name)
+        return {"model_name": name, "options": None, "resume_ignores": [], "weights": {}, "model": description}
+    return {**options_identity(getattr(model, "registry_name", None) or model.name, options), "model": description}
 
 
 def _show(value: Any) -> str:

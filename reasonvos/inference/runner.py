@@ -16,6 +16,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from reasonvos.benchmarks.model import Benchmark, Sample
 from reasonvos.errors import InputError
 from reasonvos.fileio import read_json, write_json_atomic
-from reasonvos.inference.run_identity import MANIFEST_FORMAT, differences, model_identity
+from reasonvos.inference.run_identity import MANIFEST_FORMAT, differences, model_identity, options_identity
 from reasonvos.inference.segmenter import VideoSegmenter
 from reasonvos.masks import encode_binary_png
 
@@ -145,14 +146,29 @@ def write_sample(benchmark: Benchmark, sample: Sample, masks, out_dir: Path, ran
             tmp_root.rmdir()
 
 
-def _manifest(benchmark: Benchmark, model: VideoSegmenter, world_size: int) -> dict:
+def _manifest(benchmark: Benchmark, identity: dict, world_size: int) -> dict:
     """What this run writes to (and compares with) the folder's run manifest."""
     from reasonvos import __version__
 
     info = {"format": MANIFEST_FORMAT, "toolkit": {"name": "reasonvos", "version": __version__},
-            "benchmark": benchmark.name, "split": benchmark.split, **model_identity(model),
-            "world_size": world_size}
+            "benchmark": benchmark.name, "split": benchmark.split, **identity, "world_size": world_size}
     return json.loads(json.dumps(info))  # as it will read back (tuples become lists)
+
+
+def check_resumable(out_dir: str | Path, benchmark: Benchmark, model: str, options: Any,
+                    restart: bool = False) -> None:
+    """Before building a registry model (and loading its weights): refuse now what
+    :func:`run_inference` would refuse later for this folder, model and options."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return
+    if restart:
+        foreign = _foreign_entries(out_dir, _written_folders(out_dir))
+        if foreign:
+            raise _restart_refusal(foreign)
+        return
+    _check_owned(out_dir)
+    _check_same_run(out_dir / RUN_INFO_NAME, _manifest(benchmark, options_identity(model, options), 1))
 
 
 def _read_manifest(info_path: Path) -> dict:
@@ -245,6 +261,12 @@ def _foreign_entries(out_dir: Path, written: set[PurePosixPath]) -> list[Path]:
     return foreign
 
 
+def _restart_refusal(foreign: list[Path]) -> InputError:
+    more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+    return InputError(foreign[0], f"--restart refused: reasonvos infer did not write this{more}; nothing "
+                      "was removed (move it away, or use another output folder)")
+
+
 def clear_previous_run(out_dir: str | Path) -> int:
     """Remove what earlier runs wrote in ``out_dir`` (their manifest, logs, temporary folder and the
     sample folders their logs list); return how many sample folders went.
@@ -258,9 +280,7 @@ def clear_previous_run(out_dir: str | Path) -> int:
     written = _written_folders(out_dir)
     foreign = _foreign_entries(out_dir, written)
     if foreign:
-        more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
-        raise InputError(foreign[0], f"--restart refused: reasonvos infer did not write this{more}; nothing "
-                         "was removed (move it away, or use another output folder)")
+        raise _restart_refusal(foreign)
     removed = 0
     for rel in sorted(written, key=lambda r: len(r.parts), reverse=True):
         folder = out_dir / rel
@@ -312,7 +332,7 @@ def run_inference(
                          "without torchrun, or start the shards on a new folder")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(out_dir, "the prediction folder is not a folder")
-    manifest = _manifest(benchmark, model, world_size)
+    manifest = _manifest(benchmark, model_identity(model), world_size)
     if restart:
         clear_previous_run(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
