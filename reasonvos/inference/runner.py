@@ -168,7 +168,8 @@ def check_resumable(out_dir: str | Path, benchmark: Benchmark, model: str, optio
             raise _restart_refusal(foreign)
         return
     _check_owned(out_dir)
-    _check_same_run(out_dir / RUN_INFO_NAME, _manifest(benchmark, options_identity(model, options), 1))
+    if (out_dir / RUN_INFO_NAME).is_file():  # weights are fingerprinted only when there is a run to compare
+        _check_same_run(out_dir / RUN_INFO_NAME, _manifest(benchmark, options_identity(model, options), 1))
 
 
 def _read_manifest(info_path: Path) -> dict:
@@ -209,7 +210,10 @@ def _check_owned(out_dir: Path) -> None:
     if (out_dir / RUN_INFO_NAME).exists():
         return
     ours = _toolkit_entries(out_dir)
-    others = sorted(p.name for p in out_dir.iterdir() if p.name not in ours)
+    try:
+        others = sorted(p.name for p in out_dir.iterdir() if p.name not in ours)
+    except OSError as e:
+        raise InputError(out_dir, f"cannot list the prediction folder ({e.strerror or e})") from e
     if others:
         raise InputError(
             out_dir, f"the prediction folder is not empty ({others[0]!r}{' and more' if len(others) > 1 else ''}) "
@@ -257,7 +261,10 @@ def _foreign_entries(out_dir: Path, written: set[PurePosixPath]) -> list[Path]:
             elif not (rel in written and entry.suffix == ".png"):
                 foreign.append(entry)
 
-    visit(out_dir, None)
+    try:
+        visit(out_dir, None)
+    except OSError as e:
+        raise InputError(e.filename or out_dir, f"cannot list what --restart would remove ({e.strerror or e})") from e
     return foreign
 
 
