@@ -5,6 +5,13 @@ without overlap), keeps all samples of a video on one rank (a model can cache pe
 skips samples whose predictions are complete (resume), writes each sample into a temporary
 folder and renames it into place (an interrupted run never leaves a half-written sample), and
 shows a progress bar.
+
+The folder's manifest (``.reasonvos-infer.json``) records what makes the run this run (see
+:mod:`reasonvos.inference.run_identity`); a resume that differs in any of it is refused, naming
+each difference. Each rank logs the sample folders it renames into place
+(``.reasonvos-infer-written.<rank>.jsonl``, written before the rename), so a restart removes exactly
+those and refuses a folder holding anything else. A non-empty folder without a manifest is never
+filled: its files are someone else's.
 """
 
 from __future__ import annotations
