@@ -204,6 +204,21 @@ def test_a_folder_from_an_earlier_reasonvos_without_options_is_refused(root, tmp
     refused(capsys, "did not record the model's options")
 
 
+def test_restart_clears_a_folder_from_an_earlier_reasonvos_of_the_same_benchmark(root, tmp_path, capsys):
+    """Before the runner kept logs of what it wrote, its sample folders are known from the manifest's
+    benchmark and split."""
+    out = tmp_path / "pred"
+    assert infer("flow-oracle", root, out) == 0
+    for log in out.glob(".reasonvos-infer-written.*"):
+        log.unlink()
+    legacy = {"benchmark": "reasonvos", "split": None, "model": {"name": "flow-oracle", "role": "oracle"},
+              "world_size": 1}
+    (out / RUN_INFO_NAME).write_text(json.dumps(legacy))
+    capsys.readouterr()
+    assert infer("flow-oracle", root, out, "--restart") == 0
+    assert "wrote 6, skipped 0" in capsys.readouterr().out
+
+
 # -- folders the runner did not write -------------------------------------------------------------
 
 

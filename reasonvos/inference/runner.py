@@ -170,7 +170,7 @@ def check_resumable(out_dir: str | Path, benchmark: Benchmark, model: str, optio
     if not out_dir.is_dir():
         return
     if restart:
-        foreign = _foreign_entries(out_dir, _written_folders(out_dir))
+        foreign = _foreign_entries(out_dir, _written_folders(out_dir, benchmark))
         if foreign:
             raise _restart_refusal(foreign)
         return
@@ -228,9 +228,21 @@ def _check_owned(out_dir: Path) -> None:
         )
 
 
-def _written_folders(out_dir: Path) -> set[PurePosixPath]:
+def _legacy_folders(out_dir: Path, benchmark: Benchmark | None) -> set[PurePosixPath]:
+    """The sample folders of a run made before the runner kept logs (its manifest has no format):
+    those of ``benchmark``, when the manifest names the same benchmark and split."""
+    info_path = out_dir / RUN_INFO_NAME
+    if benchmark is None or not info_path.is_file():
+        return set()
+    old = _read_manifest(info_path)
+    if old.get("format") is not None or (old.get("benchmark"), old.get("split")) != (benchmark.name, benchmark.split):
+        return set()
+    return {_relative_prediction_dir(benchmark, s) for s in benchmark.samples}
+
+
+def _written_folders(out_dir: Path, benchmark: Benchmark | None = None) -> set[PurePosixPath]:
     """Sample folders the runner recorded (in its logs) as written in this folder."""
-    folders: set[PurePosixPath] = set()
+    folders: set[PurePosixPath] = _legacy_folders(out_dir, benchmark)
     for log in out_dir.glob(WRITTEN_LOG_GLOB):
         try:
             lines = log.read_text(encoding="utf-8").splitlines()
@@ -281,9 +293,10 @@ def _restart_refusal(foreign: list[Path]) -> InputError:
                       "was removed (move it away, or use another output folder)")
 
 
-def clear_previous_run(out_dir: str | Path) -> int:
+def clear_previous_run(out_dir: str | Path, benchmark: Benchmark | None = None) -> int:
     """Remove what earlier runs wrote in ``out_dir`` (their manifest, logs, temporary folder and the
-    sample folders their logs list); return how many sample folders went.
+    sample folders their logs list); return how many sample folders went. A folder from a
+    reasonvos that kept no logs is cleared when its manifest names ``benchmark`` and its split.
 
     Refused, before anything is removed, when the folder holds anything else: a file the runner
     did not write (also inside a sample folder), a symlink, or a sample folder no log lists.
@@ -291,7 +304,7 @@ def clear_previous_run(out_dir: str | Path) -> int:
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         return 0
-    written = _written_folders(out_dir)
+    written = _written_folders(out_dir, benchmark)
     foreign = _foreign_entries(out_dir, written)
     if foreign:
         raise _restart_refusal(foreign)
@@ -348,7 +361,7 @@ def run_inference(
         raise InputError(out_dir, "the prediction folder is not a folder")
     manifest = _manifest(benchmark, model_identity(model), world_size)
     if restart:
-        clear_previous_run(out_dir)
+        clear_previous_run(out_dir, benchmark)
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_owned(out_dir)
     info_path = out_dir / RUN_INFO_NAME
