@@ -127,3 +127,26 @@ def test_the_readme_model_example_runs(tmp_path, monkeypatch):
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_a_model_from_another_package_registers_through_the_entry_point_group(tmp_path, monkeypatch, capsys):
+    """A package declaring ``[project.entry-points."reasonvos.models"] mine = "mypkg:SPEC"`` adds a
+    model to load_model and to ``reasonvos infer`` without touching reasonvos."""
+    (tmp_path / "mypkg.py").write_text(
+        "from reasonvos.inference.model_registry import ModelSpec\n"
+        "from reasonvos.baselines.reference import EmptyFloor\n"
+        "class Mine(EmptyFloor):\n    name = 'mine'\n"
+        "def build(options):\n    return Mine()\n"
+        "SPEC = ModelSpec('mine', options='reasonvos.inference.options:NoOptions', build='mypkg:build',\n"
+        "                 help='a plugin model')\n")
+    dist = tmp_path / "mypkg-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mypkg\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[reasonvos.models]\nmine = mypkg:SPEC\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(model_registry, "MODELS", dict(model_registry.MODELS))
+    monkeypatch.setattr(model_registry, "_PLUGINS_LOADED", False)
+    assert type(reasonvos.load_model("mine")).__name__ == "Mine"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["infer", "--help"])
+    assert "a plugin model" in capsys.readouterr().out
