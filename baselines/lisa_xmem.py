@@ -161,3 +161,55 @@ class LisaXMemSegmenter(VideoSegmenter):
         query = lisa_query(sample.text, is_sentence(sample.text, benchmark.spec.is_sentence(sample)))
         return self.segment_frames(VideoFrames(benchmark.videos[sample.video_id]), query, sample.key,
                                    sample.video_id)
+
+
+# -- construction from declared options (the model registry calls these) -------------------------
+
+
+def _lisa(options, mode: str) -> LisaSegmenter:
+    """LISA as :class:`~reasonvos.baselines.options.LisaLoadOptions` describe (loads weights)."""
+    from reasonvos.videolisa.checkpoint import DTYPES
+    from reasonvos.videolisa.segmenter import default_device
+
+    from .lisa import load_lisa, tiny_lisa
+
+    device = options.device or default_device()
+    if options.tiny_random is not None:
+        model, tok, _ = tiny_lisa(options.tiny_random)
+        model = model.cast(DTYPES[options.dtype], device)  # keeps RoPE frequencies in float32
+        info = {"checkpoint": f"tiny-random:{options.tiny_random}"}
+    else:
+        model, tok = load_lisa(options.checkpoint, options.clip, dtype=options.dtype, device=device,
+                               allow_download=options.download)
+        info = {"checkpoint": str(options.checkpoint), "clip": str(options.clip)}
+    return LisaSegmenter(model, tok, mode=mode, info=info)
+
+
+def build_lisa(options) -> LisaSegmenter:
+    """``lisa`` from its :class:`~reasonvos.baselines.options.LisaOptions`."""
+    return _lisa(options, options.mode)
+
+
+def _propagator(options, device: str) -> Propagator:
+    if options.propagator == "cutie":
+        from .cutie import CutieConfig, CutiePropagator
+
+        return CutiePropagator(options.cutie_weights, CutieConfig(max_internal_size=options.propagation_size),
+                               device=device)
+    from .xmem import XMemConfig, XMemPropagator
+
+    if options.tiny_random is not None and options.xmem_weights is None:
+        config = XMemConfig(size=options.propagation_size, key_dim=16, value_dim=32, hidden_dim=8)
+        return XMemPropagator(None, config, device=device, seed=options.tiny_random)
+    return XMemPropagator(options.xmem_weights, XMemConfig(size=options.propagation_size), device=device)
+
+
+def build_lisa_xmem(options) -> LisaXMemSegmenter:
+    """``lisa-xmem`` from its :class:`~reasonvos.baselines.options.LisaXMemOptions`; the propagator
+    is built first (its weights are checked before LISA's are loaded)."""
+    from reasonvos.videolisa.segmenter import default_device
+
+    propagator = _propagator(options, options.device or default_device())
+    lisa = _lisa(options, "per-frame")
+    return LisaXMemSegmenter(lisa, propagator, key_frame=options.key_frame, empty_policy=options.empty_key_mask,
+                             best_candidates=options.best_candidates)

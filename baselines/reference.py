@@ -177,3 +177,23 @@ REFERENCE_MODELS: dict[str, type[VideoSegmenter]] = {
     "empty": EmptyFloor,
     "full-frame": FullFrameFloor,
 }
+
+
+# -- construction from declared options (the model registry calls these) ------------------------
+
+
+def build_flow_oracle(options) -> FlowOracle:
+    """``flow-oracle`` from its :class:`~reasonvos.baselines.options.FlowOracleOptions`."""
+    return FlowOracle(options.params())
+
+
+def build_static_oracle(options) -> StaticFirstFrame:
+    return StaticFirstFrame()
+
+
+def build_empty(options) -> EmptyFloor:
+    return EmptyFloor()
+
+
+def build_full_frame(options) -> FullFrameFloor:
+    return FullFrameFloor()

@@ -22,6 +22,7 @@ from PIL import Image
 from reasonvos.benchmarks.model import Benchmark
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
 from reasonvos.fileio import write_bytes_atomic, write_text_atomic
+from reasonvos.inference.overlay import tint
 from reasonvos.masks import read_binary_png
 
 from .store import Entry, read_results, results_from_dict
@@ -74,10 +75,7 @@ def sample_frames(frames: Sequence[str], k: int) -> list[str]:
 
 def overlay(image: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Blend GT-only (green), prediction-only (red) and overlap (yellow) onto an RGB frame."""
-    out = image.astype(np.float32)
-    for mask, color in ((gt & ~pred, GT_COLOR), (pred & ~gt, PRED_COLOR), (gt & pred, BOTH_COLOR)):
-        out[mask] = (1 - ALPHA) * out[mask] + ALPHA * color
-    return out.round().clip(0, 255).astype(np.uint8)
+    return tint(image, [(gt & ~pred, GT_COLOR), (pred & ~gt, PRED_COLOR), (gt & pred, BOTH_COLOR)], ALPHA)
 
 
 def _read_image(path: Path) -> np.ndarray:

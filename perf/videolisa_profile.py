@@ -22,9 +22,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from reasonvos.videolisa.cli import add_model_arguments, build_model
+from reasonvos.videolisa.options import VideoLisaOptions
 
+from reasonvos import load_model
 from reasonvos.benchmarks.model import Video
+from reasonvos.cli._model_options import add_option_flags, options_from_args
 from reasonvos.frames import read_video_frames
 
 STAGES = ("decode", "clip", "sam_encode", "llm", "decode_masks")
@@ -65,7 +67,7 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=120)
     parser.add_argument("--width", type=int, default=160)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    add_model_arguments(parser)
+    add_option_flags(parser, VideoLisaOptions)
     parser.set_defaults(dtype="fp32")
     args = parser.parse_args()
     if args.tiny_random is None and "--checkpoint" not in sys.argv:
@@ -74,7 +76,7 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    seg = build_model(args)
+    seg = load_model("videolisa", **vars(options_from_args(VideoLisaOptions, args, "videolisa")))
     model_name = seg.describe().get("checkpoint")
     print(f"model {model_name}, dtype {args.dtype}, device {seg.model.device}, torch threads "
           f"{torch.get_num_threads()}, T_sparse {args.num_frames_sparse}, T_dense {args.num_frames_dense}")

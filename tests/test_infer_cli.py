@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 import reasonvos
-from reasonvos.cli import infer, main
+from reasonvos.cli import main
 from reasonvos.demo.render import write_sample_benchmark
 from reasonvos.demo.scenes import sample_scenes
+from reasonvos.inference import model_registry
+from reasonvos.inference.model_registry import ModelSpec
 from reasonvos.inference.runner import RUN_INFO_NAME
 
 
@@ -88,7 +90,9 @@ def test_model_options_reach_the_model(sample_root, tmp_path):
 
 
 def test_unimportable_model_is_listed_and_fails_clearly(sample_root, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(infer.MODELS, "ghost", "reasonvos.baselines.no_such_module_here")
+    ghost = ModelSpec("ghost", options="reasonvos.baselines.no_such_module_here:Options",
+                      build="reasonvos.baselines.no_such_module_here:build")
+    monkeypatch.setitem(model_registry.MODELS, "ghost", ghost)
     with pytest.raises(SystemExit):
         main(["infer", "--help"])
     help_text = capsys.readouterr().out

@@ -14,11 +14,12 @@ from reasonvos.baselines.reference import (
     FullFrameFloor,
     StaticFirstFrame,
 )
-from reasonvos.baselines.reference_cli import add_model_arguments, build_model
 
 import reasonvos
+from reasonvos.cli._model_options import add_option_flags, options_from_args
 from reasonvos.demo.render import write_sample_benchmark
 from reasonvos.errors import InputError
+from reasonvos.inference import model_registry
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +114,14 @@ def test_oracles_refuse_to_run_without_ground_truth(bench):
 def _cli_args(model: str, *argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.set_defaults(model=model)
-    add_model_arguments(parser)
+    add_option_flags(parser, model_registry.options_class(model))
     return parser.parse_args(list(argv))
+
+
+def build_model(args: argparse.Namespace):
+    """What ``reasonvos infer`` does with the parsed flags."""
+    options = options_from_args(model_registry.options_class(args.model), args, args.model)
+    return reasonvos.load_model(args.model, **vars(options))
 
 
 def test_cli_glue_builds_each_model_and_checks_flow_options():
@@ -126,3 +133,19 @@ def test_cli_glue_builds_each_model_and_checks_flow_options():
         _cli_args("empty", "--flow-winsize", "9")
     with pytest.raises(InputError, match="flow-winsize"):
         build_model(_cli_args("flow-oracle", "--flow-winsize", "1"))
+
+
+def test_load_model_takes_the_options_as_keywords_and_names_a_bad_one():
+    model = reasonvos.load_model("flow-oracle", flow_winsize=9)
+    assert model.params.winsize == 9 and model.params.levels == FlowOracle().params.levels
+    assert type(reasonvos.load_model("empty")) is EmptyFloor
+    with pytest.raises(TypeError, match="winsize"):  # not an option of flow-oracle (it is flow_winsize)
+        reasonvos.load_model("flow-oracle", winsize=9)
+    with pytest.raises(TypeError, match="flow_winsize"):
+        reasonvos.load_model("flow-oracle", flow_winsize="9")
+    with pytest.raises(TypeError, match="flow_winsize"):
+        reasonvos.load_model("empty", flow_winsize=9)
+    with pytest.raises(InputError, match="flow_winsize"):
+        reasonvos.load_model("flow-oracle", flow_winsize=1)
+    with pytest.raises(InputError, match="unknown model 'no-such-model'"):
+        reasonvos.load_model("no-such-model")

@@ -40,10 +40,12 @@ def test_frame_sampling_matches_the_spec_table(n, first, dense_frames):
 
 def test_defaults_are_the_trained_32_and_4_never_50():
     assert (NUM_FRAMES_SPARSE, NUM_FRAMES_DENSE) == (32, 4)
-    from reasonvos.videolisa.cli import add_model_arguments
+    from reasonvos.videolisa.options import VideoLisaOptions
+
+    from reasonvos.cli._model_options import add_option_flags
 
     parser = argparse.ArgumentParser()
-    add_model_arguments(parser)
+    add_option_flags(parser, VideoLisaOptions)
     args = parser.parse_args([])
     assert (args.num_frames_sparse, args.num_frames_dense) == (32, 4)
 
@@ -105,6 +107,6 @@ def test_each_benchmark_gets_the_query_of_its_official_script():
 
 
 def test_cli_modules_do_not_import_torch():
-    code = ("import sys, reasonvos.videolisa.cli, reasonvos.videolisa.sampling, reasonvos.frames, "
+    code = ("import sys, reasonvos.videolisa.options, reasonvos.videolisa.sampling, reasonvos.frames, "
             "reasonvos.cli.segment; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

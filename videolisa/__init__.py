@@ -10,6 +10,6 @@ Modules, one job each (importing this package imports no torch):
 - ``checkpoint``   loading/writing the ``ZechenBai/VideoLISA-3.8B`` layout; partial loads are refused
 - ``frames``       reading frames (benchmark videos, folders, video files) as RGB
 - ``segmenter``    the VideoSegmenter for ``reasonvos infer`` with a per-video cache
-- ``cli``          model options and ``build_model`` for ``reasonvos infer`` / ``reasonvos segment``
+- ``options``      the model's options, declared once (``load_model`` keywords, ``infer``/``segment`` flags)
 - ``tiny``         tiny random model and tokenizer for tests and smoke runs
 """

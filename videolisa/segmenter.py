@@ -139,3 +139,34 @@ class VideoLisaSegmenter(VideoSegmenter):
         video = benchmark.videos[sample.video_id]
         query = query_for(benchmark.spec.instruction_style, sample.text, sample.kind)
         return self.segment_frames(video.id, lambda: read_video_frames(video), query)
+
+
+# -- construction from declared options (the model registry calls this) -------------------------
+
+
+def default_device() -> str:
+    """cuda:LOCAL_RANK when a GPU is present (one process per GPU under torchrun), else cpu."""
+    import os
+
+    if torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return "cpu"
+
+
+def build_videolisa(options) -> VideoLisaSegmenter:
+    """The segmenter :class:`~reasonvos.videolisa.options.VideoLisaOptions` describe (loads weights)."""
+    from .checkpoint import DTYPES, load_videolisa
+    from .tiny import tiny_videolisa
+
+    device = options.device or default_device()
+    if options.tiny_random is not None:
+        model, tok = tiny_videolisa(options.tiny_random)
+        model = model.cast(DTYPES[options.dtype], device)
+        info = {"checkpoint": f"tiny-random:{options.tiny_random}"}
+    else:
+        model, tok = load_videolisa(options.checkpoint, options.clip, dtype=options.dtype, device=device,
+                                    allow_download=options.download)
+        info = {"checkpoint": str(options.checkpoint), "clip": str(options.clip)}
+    return VideoLisaSegmenter(model, tok, num_frames_sparse=options.num_frames_sparse,
+                              num_frames_dense=options.num_frames_dense, cache=not options.no_cache,
+                              sam_batch_size=options.sam_batch_size, info=info)

@@ -1,60 +1,20 @@
-"""``reasonvos infer MODEL --benchmark NAME --root DIR [--split S] --out DIR [model options]``.
+"""``reasonvos infer MODEL --benchmark NAME --root DIR [--split S] --out DIR [--restart] [model options]``.
 
-One sub-command per registered model. Each model's CLI module provides
-``add_model_arguments(parser)`` and ``build_model(args) -> VideoSegmenter``; the modules are
-imported when the parser is built, so they must not import torch at import time. A module that
-cannot be imported (not written yet, a missing optional dependency) still gets its sub-command,
-marked unavailable in ``--help``, and using it fails with one clear line instead of breaking
-every other command. Sharding comes from ``RANK``/``WORLD_SIZE``, so
-``torchrun --nproc_per_node=K -m reasonvos infer ...`` splits the videos over K processes.
+One sub-command per model of :mod:`reasonvos.inference.model_registry`; its flags come from the
+model's options dataclass through :mod:`reasonvos.cli._model_options`. A model whose options module
+cannot be imported (a missing optional dependency) still gets its sub-command, marked unavailable
+in ``--help``, and using it fails with one clear line instead of breaking every other command.
+Sharding comes from ``RANK``/``WORLD_SIZE``, so ``torchrun --nproc_per_node=K -m reasonvos infer
+...`` splits the videos over K processes.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-from types import ModuleType
 
+from reasonvos.cli._model_options import add_option_flags, options_from_args
 from reasonvos.errors import InputError
-
-#: model name -> module with add_model_arguments(parser) and build_model(args)
-MODELS: dict[str, str] = {
-    "videolisa": "reasonvos.videolisa.cli",
-    "lisa": "reasonvos.baselines.lisa_cli",
-    "lisa-xmem": "reasonvos.baselines.lisa_xmem_cli",
-    "flow-oracle": "reasonvos.baselines.reference_cli",
-    "static-oracle": "reasonvos.baselines.reference_cli",
-    "empty": "reasonvos.baselines.reference_cli",
-    "full-frame": "reasonvos.baselines.reference_cli",
-}
-
-
-#: what ``--help`` says about a model whose module gives no ``DESCRIPTIONS``/``DESCRIPTION``
-DEFAULT_HELP: dict[str, str] = {
-    "videolisa": "VideoLISA (NeurIPS 2024): sparse/dense frame sampling, one [TRK] token, SAM decoder",
-    "lisa": "LISA image model applied to the video's frames",
-    "lisa-xmem": "LISA on a key frame, propagated by XMem",
-}
-
-
-def load_model_module(name: str) -> tuple[ModuleType | None, str | None]:
-    """(module, None), or (None, why it cannot be imported)."""
-    try:
-        return importlib.import_module(MODELS[name]), None
-    except Exception as e:  # any failure of an optional model module must not break the whole CLI
-        return None, f"{type(e).__name__}: {e}"
-
-
-def _help_for(name: str, module: ModuleType | None) -> str:
-    if module is None:
-        return f"(unavailable: {MODELS[name]} cannot be imported)"
-    described = getattr(module, "DESCRIPTIONS", {}).get(name) or getattr(module, "DESCRIPTION", None)
-    if described:
-        return described
-    if name in DEFAULT_HELP:
-        return DEFAULT_HELP[name]
-    doc = (module.__doc__ or "").strip().splitlines()
-    return doc[0] if doc else name
+from reasonvos.inference import model_registry
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -63,6 +23,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default=None, help="split to run (default: the benchmark's default)")
     parser.add_argument("--out", required=True, help="prediction folder (written in the benchmark's layout)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--restart", action="store_true",
+                        help="start afresh: remove what an earlier run wrote in --out (refused if the "
+                             "folder holds files reasonvos did not write)")
 
 
 def register(subparsers) -> None:
@@ -72,36 +35,38 @@ def register(subparsers) -> None:
         "Completed samples are skipped (resume); RANK/WORLD_SIZE shard the videos (torchrun).",
     )
     models = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
-    for name in MODELS:
-        module, error = load_model_module(name)
-        help_text = _help_for(name, module)
-        description = help_text if error is None else f"{help_text}\n\nimport error: {error}"
-        if module is None:
+    for name in model_registry.names():
+        spec = model_registry.get(name)
+        error = model_registry.unavailable_reason(name)
+        help_text = spec.help or name if error is None else f"(unavailable: {spec.options} cannot be imported)"
+        if error is not None:
             # Accept anything (no option prefixes), so that any use reaches run() and its clear error.
-            sub = models.add_parser(name, help=help_text, description=description, prefix_chars="\x00",
-                                    add_help=False)
+            sub = models.add_parser(name, help=help_text, description=f"{help_text}\n\nimport error: {error}",
+                                    prefix_chars="\x00", add_help=False)
             sub.add_argument("model_args", nargs="*")
         else:
-            sub = models.add_parser(name, help=help_text, description=description,
+            sub = models.add_parser(name, help=help_text, description=help_text,
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-        sub.set_defaults(func=run, model=name, model_module=MODELS[name], model_error=error)
-        if module is not None:
             _add_common(sub)
-            module.add_model_arguments(sub)
+            add_option_flags(sub, model_registry.options_class(name))
+        sub.set_defaults(func=run, model=name, model_error=error)
 
 
 def run(args: argparse.Namespace) -> int:
     from reasonvos.benchmarks.registry import load_benchmark
-    from reasonvos.inference.runner import run_inference, shard_from_env
+    from reasonvos.inference.runner import check_resumable, run_inference, shard_from_env
 
+    spec = model_registry.get(args.model)
     if args.model_error is not None:
-        raise InputError(None, f"model {args.model!r} is not available: its module {args.model_module} "
+        raise InputError(None, f"model {args.model!r} is not available: its module {spec.options} "
                          f"cannot be imported ({args.model_error})")
-    module = importlib.import_module(args.model_module)
+    options = options_from_args(model_registry.options_class(args.model), args, args.model)
     rank, world = shard_from_env()
     benchmark = load_benchmark(args.benchmark, args.root, args.split)
-    model = module.build_model(args)
-    stats = run_inference(model, benchmark, args.out, rank=rank, world_size=world, quiet=args.quiet)
+    check_resumable(args.out, benchmark, args.model, options, restart=args.restart)  # before loading weights
+    model = model_registry.load_model(args.model, **vars(options))
+    stats = run_inference(model, benchmark, args.out, rank=rank, world_size=world, quiet=args.quiet,
+                          restart=args.restart)
     role = getattr(model, "role", "model")
     note = " (ORACLE: uses ground truth)" if role == "oracle" else f" ({role})" if role != "model" else ""
     shard = f" [shard {stats.rank + 1}/{stats.world_size}]" if stats.world_size > 1 else ""

@@ -5,16 +5,25 @@ without overlap), keeps all samples of a video on one rank (a model can cache pe
 skips samples whose predictions are complete (resume), writes each sample into a temporary
 folder and renames it into place (an interrupted run never leaves a half-written sample), and
 shows a progress bar.
+
+The folder's manifest (``.reasonvos-infer.json``) records what makes the run this run (see
+:mod:`reasonvos.inference.run_identity`); a resume that differs in any of it is refused, naming
+each difference. Each rank logs the sample folders it renames into place
+(``.reasonvos-infer-written.<rank>.jsonl``, written before the rename), so a restart removes exactly
+those and refuses a folder holding anything else. A non-empty folder without a manifest is never
+filled: its files are someone else's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -22,10 +31,13 @@ from tqdm import tqdm
 from reasonvos.benchmarks.model import Benchmark, Sample
 from reasonvos.errors import InputError
 from reasonvos.fileio import read_json, write_json_atomic
+from reasonvos.inference.run_identity import MANIFEST_FORMAT, differences, model_identity, options_identity
 from reasonvos.inference.segmenter import VideoSegmenter
 from reasonvos.masks import encode_binary_png
 
 RUN_INFO_NAME = ".reasonvos-infer.json"
+#: per-rank logs of the sample folders the runner renamed into place (``--restart`` removes only those)
+WRITTEN_LOG_GLOB = ".reasonvos-infer-written.*.jsonl"
 _END = object()
 
 
@@ -94,6 +106,11 @@ def _make_tmp(tmp: Path) -> None:
     tmp.mkdir(parents=True)
 
 
+def _log_written(out_dir: Path, rank: int, rel: PurePosixPath) -> None:
+    with open(out_dir / WRITTEN_LOG_GLOB.replace("*", str(rank)), "a", encoding="utf-8") as log:
+        log.write(json.dumps(str(rel)) + "\n")
+
+
 def write_sample(benchmark: Benchmark, sample: Sample, masks, out_dir: Path, rank: int = 0) -> None:
     """Write one sample's masks (one per prediction frame) atomically as a folder."""
     rel = _relative_prediction_dir(benchmark, sample)
@@ -125,6 +142,7 @@ def write_sample(benchmark: Benchmark, sample: Sample, masks, out_dir: Path, ran
             raise InputError(None, f"model returned more masks than the {len(frames)} frames of {sample.key}")
         final = out_dir / rel
         final.parent.mkdir(parents=True, exist_ok=True)
+        _log_written(out_dir, rank, rel)  # before the rename: a folder in place is always logged
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -135,26 +153,180 @@ def write_sample(benchmark: Benchmark, sample: Sample, masks, out_dir: Path, ran
             tmp_root.rmdir()
 
 
-def _check_same_run(info_path: Path, benchmark: Benchmark, model: VideoSegmenter) -> None:
-    """Refuse to resume into a folder another benchmark, split or model wrote: resume skips its
-    complete samples, so the folder would silently mix two runs."""
+def _manifest(benchmark: Benchmark, identity: dict, world_size: int) -> dict:
+    """What this run writes to (and compares with) the folder's run manifest."""
+    from reasonvos import __version__
+
+    info = {"format": MANIFEST_FORMAT, "toolkit": {"name": "reasonvos", "version": __version__},
+            "benchmark": benchmark.name, "split": benchmark.split, **identity, "world_size": world_size}
+    return json.loads(json.dumps(info))  # as it will read back (tuples become lists)
+
+
+def check_resumable(out_dir: str | Path, benchmark: Benchmark, model: str, options: Any,
+                    restart: bool = False) -> None:
+    """Before building a registry model (and loading its weights): refuse now what
+    :func:`run_inference` would refuse later for this folder, model and options."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return
+    if restart:
+        foreign = _foreign_entries(out_dir, _written_folders(out_dir, benchmark))
+        if foreign:
+            raise _restart_refusal(foreign)
+        return
+    _check_owned(out_dir)
+    if (out_dir / RUN_INFO_NAME).is_file():  # weights are fingerprinted only when there is a run to compare
+        _check_same_run(out_dir / RUN_INFO_NAME, _manifest(benchmark, options_identity(model, options), 1))
+
+
+def _read_manifest(info_path: Path) -> dict:
+    info = read_json(info_path, "inference run manifest")
+    if not isinstance(info, dict):
+        raise InputError(info_path, "inference run manifest is not a JSON object")
+    return info
+
+
+def _check_same_run(info_path: Path, new: dict) -> None:
+    """Refuse to resume into a folder another run wrote: resume skips its complete samples, so the
+    folder would silently mix two runs. One line names each setting that differs (old -> new)."""
     if not info_path.is_file():
         return
-    info = read_json(info_path, "inference run info")
-    if not isinstance(info, dict):
-        raise InputError(info_path, "inference run info is not a JSON object")
-    before = info.get("model")
-    before_name = before.get("name") if isinstance(before, dict) else None
-    now_name = model.describe().get("name", model.name)
-    mine = (benchmark.name, benchmark.split, now_name)
-    theirs = (info.get("benchmark"), info.get("split"), before_name if before_name is not None else now_name)
-    if mine != theirs:
+    old = _read_manifest(info_path)
+    advice = "pass --restart (restart=True) to start afresh, or use another output folder"
+    if old.get("format") != MANIFEST_FORMAT:
+        before = old.get("model")
+        name = before.get("name") if isinstance(before, dict) else None
         raise InputError(
             info_path,
-            f"this folder holds predictions of model {theirs[2]!r} on {theirs[0]} split {theirs[1]!r}; "
-            f"resuming it with model {mine[2]!r} on {mine[0]} split {mine[1]!r} would mix two runs "
-            "(use another output folder)",
+            f"this folder holds predictions of model {name!r} written by an earlier reasonvos that did not "
+            f"record the model's options and weights, so resuming cannot be shown to continue the same run; "
+            f"{advice}",
         )
+    diffs = differences(old, new)
+    if diffs:
+        raise InputError(info_path, f"resuming would mix two runs in one folder: {'; '.join(diffs)}; {advice}")
+
+
+def _toolkit_entries(out_dir: Path) -> set[str]:
+    """Top-level names in the prediction folder that belong to the runner's bookkeeping."""
+    return {RUN_INFO_NAME, ".tmp", *(p.name for p in out_dir.glob(WRITTEN_LOG_GLOB))}
+
+
+def _check_owned(out_dir: Path) -> None:
+    """Refuse a non-empty folder that holds no run manifest: its files are someone else's."""
+    if (out_dir / RUN_INFO_NAME).exists():
+        return
+    ours = _toolkit_entries(out_dir)
+    try:
+        others = sorted(p.name for p in out_dir.iterdir() if p.name not in ours)
+    except OSError as e:
+        raise InputError(out_dir, f"cannot list the prediction folder ({e.strerror or e})") from e
+    if others:
+        raise InputError(
+            out_dir, f"the prediction folder is not empty ({others[0]!r}{' and more' if len(others) > 1 else ''}) "
+            f"and holds no {RUN_INFO_NAME}, so reasonvos infer did not write it; use an empty or new folder",
+        )
+
+
+def _legacy_folders(out_dir: Path, benchmark: Benchmark | None) -> set[PurePosixPath]:
+    """The sample folders of a run made before the runner kept logs (its manifest has no format):
+    those of ``benchmark``, when the manifest names the same benchmark and split."""
+    info_path = out_dir / RUN_INFO_NAME
+    if benchmark is None or not info_path.is_file():
+        return set()
+    old = _read_manifest(info_path)
+    if old.get("format") is not None or (old.get("benchmark"), old.get("split")) != (benchmark.name, benchmark.split):
+        return set()
+    return {_relative_prediction_dir(benchmark, s) for s in benchmark.samples}
+
+
+def _written_folders(out_dir: Path, benchmark: Benchmark | None = None) -> set[PurePosixPath]:
+    """Sample folders the runner recorded (in its logs) as written in this folder."""
+    folders: set[PurePosixPath] = _legacy_folders(out_dir, benchmark)
+    for log in out_dir.glob(WRITTEN_LOG_GLOB):
+        try:
+            lines = log.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(log, f"cannot read the runner's log of written folders ({e})") from e
+        for line in lines:
+            try:
+                rel = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a kill: its folder was never renamed into place
+            if isinstance(rel, str):
+                folders.add(PurePosixPath(rel))
+    return folders
+
+
+def _foreign_entries(out_dir: Path, written: set[PurePosixPath]) -> list[Path]:
+    """Everything in ``out_dir`` the runner did not write: files other than PNGs in logged sample
+    folders, folders that neither are nor hold one, symlinks. The bookkeeping files are ours."""
+    parents = {p for rel in written for p in rel.parents if p != PurePosixPath(".")}
+    ours = _toolkit_entries(out_dir)
+    foreign: list[Path] = []
+
+    def visit(folder: Path, rel: PurePosixPath | None) -> None:
+        for entry in sorted(folder.iterdir()):
+            child = PurePosixPath(entry.name) if rel is None else rel / entry.name
+            if rel is None and entry.name in ours:
+                continue
+            if entry.is_symlink():
+                foreign.append(entry)
+            elif entry.is_dir():
+                if child in written or child in parents:
+                    visit(entry, child)
+                else:
+                    foreign.append(entry)
+            elif not (rel in written and entry.suffix == ".png"):
+                foreign.append(entry)
+
+    try:
+        visit(out_dir, None)
+    except OSError as e:
+        raise InputError(e.filename or out_dir, f"cannot list what --restart would remove ({e.strerror or e})") from e
+    return foreign
+
+
+def _restart_refusal(foreign: list[Path]) -> InputError:
+    more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+    return InputError(foreign[0], f"--restart refused: reasonvos infer did not write this{more}; nothing "
+                      "was removed (move it away, or use another output folder)")
+
+
+def clear_previous_run(out_dir: str | Path, benchmark: Benchmark | None = None) -> int:
+    """Remove what earlier runs wrote in ``out_dir`` (their manifest, logs, temporary folder and the
+    sample folders their logs list); return how many sample folders went. A folder from a
+    reasonvos that kept no logs is cleared when its manifest names ``benchmark`` and its split.
+
+    Refused, before anything is removed, when the folder holds anything else: a file the runner
+    did not write (also inside a sample folder), a symlink, or a sample folder no log lists.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return 0
+    written = _written_folders(out_dir, benchmark)
+    foreign = _foreign_entries(out_dir, written)
+    if foreign:
+        raise _restart_refusal(foreign)
+    removed = 0
+    for rel in sorted(written, key=lambda r: len(r.parts), reverse=True):
+        folder = out_dir / rel
+        if folder.is_dir():
+            for png in folder.glob("*.png"):
+                png.unlink()
+            with contextlib.suppress(OSError):  # also the parent of another sample folder
+                folder.rmdir()
+            removed += 1
+    for parent in sorted({p for rel in written for p in rel.parents if p != PurePosixPath(".")},
+                         key=lambda r: len(r.parts), reverse=True):
+        with contextlib.suppress(OSError):  # a parent that is itself a logged sample folder: gone already
+            (out_dir / parent).rmdir()
+    if (out_dir / ".tmp").is_dir():
+        shutil.rmtree(out_dir / ".tmp")
+    for log in out_dir.glob(WRITTEN_LOG_GLOB):
+        log.unlink()
+    (out_dir / RUN_INFO_NAME).unlink(missing_ok=True)  # last: an interrupted restart can be repeated
+    return removed
 
 
 def run_inference(
@@ -164,8 +336,16 @@ def run_inference(
     rank: int | None = None,
     world_size: int | None = None,
     quiet: bool = False,
+    restart: bool = False,
 ) -> RunStats:
-    """Run ``model`` on this rank's share of ``benchmark`` and write predictions under ``out_dir``."""
+    """Run ``model`` on this rank's share of ``benchmark`` and write predictions under ``out_dir``.
+
+    A folder an earlier run wrote is resumed (complete samples are skipped) only when the run is
+    the same: benchmark, split, model, options, weights identity and toolkit version (see
+    :mod:`reasonvos.inference.run_identity`); otherwise an InputError names what differs.
+    ``restart=True`` first removes what earlier runs wrote there (see :func:`clear_previous_run`); it needs a
+    single process, since other ranks could not tell when the removal is over.
+    """
     if benchmark.prediction_kind != "binary":
         raise InputError(
             benchmark.root, f"{benchmark.name} expects {benchmark.prediction_kind} predictions (pixel = object id); "
@@ -174,12 +354,20 @@ def run_inference(
     if rank is None or world_size is None:
         rank, world_size = shard_from_env()
     out_dir = Path(out_dir)
+    if restart and world_size > 1:
+        raise InputError(out_dir, "--restart needs a single process (RANK/WORLD_SIZE unset): run it once "
+                         "without torchrun, or start the shards on a new folder")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(out_dir, "the prediction folder is not a folder")
+    manifest = _manifest(benchmark, model_identity(model), world_size)
+    if restart:
+        clear_previous_run(out_dir, benchmark)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _check_same_run(out_dir / RUN_INFO_NAME, benchmark, model)
-    if rank == 0:
-        info = {"benchmark": benchmark.name, "split": benchmark.split, "model": model.describe(),
-                "world_size": world_size}
-        write_json_atomic(out_dir / RUN_INFO_NAME, info)
+    _check_owned(out_dir)
+    info_path = out_dir / RUN_INFO_NAME
+    _check_same_run(info_path, manifest)
+    if rank == 0 or not info_path.exists():  # every rank's manifest is the same; the first one writes it
+        write_json_atomic(info_path, manifest)
     stats = RunStats(rank=rank, world_size=world_size)
     todo = shard_samples(benchmark, rank, world_size)
     bar = tqdm(todo, desc=f"{model.name} [{rank}/{world_size}]", unit="sample", disable=quiet or rank != 0)
@@ -190,3 +378,4 @@ def run_inference(
         write_sample(benchmark, sample, model.segment_sample(benchmark, sample), out_dir, rank)
         stats.written += 1
     return stats
+

@@ -24,6 +24,10 @@ class VideoSegmenter(ABC):
     name: str = "model"
     #: "model", "oracle" (uses ground truth) or "floor" (trivial lower bound)
     role: str = "model"
+    #: set by :func:`reasonvos.load_model`: the registry name and the options dataclass it was
+    #: built with (a resumed run compares them); None for a model constructed directly
+    registry_name: str | None = None
+    options: Any = None
 
     @abstractmethod
     def segment(self, video: Video, text: str) -> Iterator[np.ndarray]: ...
