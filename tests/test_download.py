@@ -370,7 +370,10 @@ def test_mevis_v1_member_checksum_catches_a_corrupt_mask_dict(tmp_path: Path):
     with pytest.raises(DownloadError, match="valid_u/mask_dict.json.*expected the published 6e711a3f"):
         download_benchmark("mevis", tmp_path / "root", archives=[archive], accept_licence=True, quiet=True,
                            out=lambda s: None)
-    assert (tmp_path / "root/valid_u/meta_expressions.json").is_file()  # layout root found under the wrapper
+    # the mask_dict was found under the wrapper folder (the layout root) and checked in the staged copy,
+    # before anything reached the root: a copy that fails its published checksum is never installed
+    assert not (tmp_path / "root/valid_u").exists()
+    assert read_marker(tmp_path / "root") == {"archives": []}
 
 
 def test_download_command_extracts_and_validates(tmp_path: Path, capsys):
