@@ -30,6 +30,7 @@ from reasonvos.acquire.extract import (
     Installation,
     archive_kind,
     is_extracted,
+    not_an_archive,
     sha256_file,
 )
 from reasonvos.acquire.sources import BenchmarkSource, SourceFile, Variant, get_source
@@ -52,6 +53,10 @@ class RetryPolicy:
 
 class _Transient(Exception):
     """A failure worth retrying (5xx, reset connection, timeout, transfer cut short)."""
+
+
+class _LocalFailure(DownloadError):
+    """This machine could not store the download (disk full, no permission): no URL will help."""
 
 
 def _manual_hint(name: str, where: str) -> str:
@@ -262,7 +267,7 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
                     f.write(block)
                     bar.update(len(block))
         except OSError as e:  # disk full, no permission: retrying will not help
-            raise DownloadError(part, f"cannot write the download: {e.strerror or e}") from e
+            raise _LocalFailure(part, f"cannot write the download: {e.strerror or e}") from e
     got = part.stat().st_size
     if total is not None and got < total:
         raise _Transient(f"transfer cut short at {got} of {total} bytes")
@@ -270,9 +275,13 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
         part.unlink()
         raise _Transient(f"the server sent {got} bytes, more than the {total} it announced; starting over")
     if not framed and size is None and sha256 is None and not (expect_archive and zipfile.is_zipfile(part)):
-        part.unlink()  # a zip's directory sits at its very end, so only a complete zip passes
-        raise DownloadError(None, f"{url} sent no length (no Content-Length, not chunked), so a cut transfer "
-                                  "cannot be told from the end, and no size or sha256 is published to check it")
+        # a zip's directory sits at its very end, so only a complete zip passes the test above
+        with open(part, "rb") as f:
+            arrived = not_an_archive(f.read(1024))[0] if expect_archive else ""
+        part.unlink()
+        raise DownloadError(None, "the server sent no length (no Content-Length, not chunked), so a cut transfer "
+                                  "cannot be told from the end, and no size or sha256 is published to check it"
+                                  + (f"; what arrived {arrived}" if arrived else ""))
 
 
 def http_download(urls: Sequence[str], dest: Path, *, size: int | None = None, sha256: str | None = None,
@@ -301,6 +310,8 @@ def http_download(urls: Sequence[str], dest: Path, *, size: int | None = None, s
                 last = f"failed after {attempt + 1} attempts (last error: {e})"
                 if attempt + 1 < policy.attempts:
                     sleep(min(policy.max_delay, policy.base_delay * 2**attempt))
+            except _LocalFailure:
+                raise
             except DownloadError as e:
                 last = e.problem
                 break

@@ -445,7 +445,9 @@ class Installation:
         try:
             for item in [*self._archives, *self._files]:
                 src = item.root if isinstance(item, _StagedArchive) else item.src
-                backups = Path(tempfile.mkdtemp(prefix=".replaced-", dir=item.tmp))
+                # replaced files wait beside the staging folder (same file system) until the end
+                backups = Path(tempfile.mkdtemp(prefix=".replaced-", dir=item.tmp.parent))
+                self._temps.append(backups)
                 made: list[Path] = []
                 self._mkdirs(item.dest.parent, made)
                 journal.extend(("made", d) for d in made)
