@@ -180,6 +180,15 @@ def _changed(state: dict, headers: requests.structures.CaseInsensitiveDict, tota
     return None
 
 
+def _network_problem(e: requests.RequestException, url: str) -> str:
+    """The gist of a connection failure (requests' own text nests three exception reprs)."""
+    host = urlsplit(url).netloc
+    if isinstance(e, requests.Timeout):
+        return f"no answer from {host} within the timeout"
+    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(e))
+    return f"cannot reach {host} ({m.group(1).strip()})" if m else f"{type(e).__name__}: {e}"
+
+
 def _framed(resp: requests.Response) -> bool:
     """Whether the reply says where its body ends (Content-Length, or chunked framing, whose last
     chunk urllib3 insists on): only then is a connection closed early told apart from the end."""
@@ -198,9 +207,9 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
     """
     origin = part.with_name(part.name + ".url")  # where and from which version the partial bytes came
     state = _read_origin(origin)
-    if part.exists() and state.get("url") != url:
-        part.unlink()  # never splice bytes from two servers
-    offset = part.stat().st_size if part.exists() else 0
+    # never splice bytes from two servers: another URL's partial bytes are not resumed here (they are
+    # overwritten only once this URL sends the file, so a dead fallback URL costs no progress)
+    offset = part.stat().st_size if part.exists() and state.get("url") == url else 0
     validator = _if_range(state)
     if offset and ((size is not None and offset > size) or (validator is None and not isinstance(state.get("total"), int))):
         part.unlink()  # too long for the published size, or nothing to recognise its version by
@@ -213,7 +222,7 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
     try:
         resp = session.get(url, headers=headers, stream=True, timeout=(policy.timeout, policy.timeout))
     except (requests.ConnectionError, requests.Timeout) as e:
-        raise _Transient(f"{type(e).__name__}: {e}") from e
+        raise _Transient(_network_problem(e, url)) from e
     except requests.RequestException as e:  # too many redirects, a malformed URL: retrying will not help
         raise DownloadError(None, f"{type(e).__name__}: {e}") from e
     with resp:
@@ -257,14 +266,17 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
                                              desc=part.name[: -len(".part")], disable=quiet) as bar:
                 # read1 hands over every byte that arrived, so a cut costs nothing already received
                 blocks = iter(lambda: resp.raw.read1(_CHUNK), b"")
+                got = offset
                 while True:
                     try:
                         block = next(blocks)
                     except StopIteration:
                         break
                     except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as e:
-                        raise _Transient(f"transfer interrupted ({type(e).__name__})") from e
+                        raise _Transient(f"transfer interrupted: cut short at {got} of {total or '?'} bytes "
+                                         f"({type(e).__name__})") from e
                     f.write(block)
+                    got += len(block)
                     bar.update(len(block))
         except OSError as e:  # disk full, no permission: retrying will not help
             raise _LocalFailure(part, f"cannot write the download: {e.strerror or e}") from e
@@ -286,10 +298,12 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
 
 def http_download(urls: Sequence[str], dest: Path, *, size: int | None = None, sha256: str | None = None,
                   policy: RetryPolicy | None = None, quiet: bool = False, expect_archive: bool = False,
-                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep) -> str:
+                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
+                  manual_from: str | None = None) -> str:
     """Download ``dest`` (trying ``urls`` in order) through ``dest.part`` with resume and retries.
 
     Proxies come from the usual environment variables (requests' ``trust_env``). Returns the sha256.
+    ``manual_from`` is the page a failure message sends the user to (default: the first URL).
     """
     policy = policy or RetryPolicy()
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -328,7 +342,7 @@ def http_download(urls: Sequence[str], dest: Path, *, size: int | None = None, s
         part.with_name(part.name + ".url").unlink(missing_ok=True)
         _record_verified(dest, digest, self_recorded=sha256 is None)
         return digest
-    raise DownloadError(dest, "; ".join(errors) + f". {_manual_hint(dest.name, urls[0] if urls else '?')}")
+    raise DownloadError(dest, "; ".join(errors) + f". {_manual_hint(dest.name, manual_from or (urls[0] if urls else '?'))}")
 
 
 # ------------------------------------------------------------------------- Drive and the hub
@@ -646,7 +660,7 @@ def _fetch_entry(inst: Installation, entry: SourceFile, root: Path, downloads: P
         dest = downloads / Path(entry.name).name
         urls = [mirror_url(u, mirror) for u in entry.urls] if mirror else list(entry.urls)
         sha = http_download(urls, dest, size=entry.size, sha256=entry.sha256, policy=policy, quiet=quiet,
-                            expect_archive=expect_archive)
+                            expect_archive=expect_archive, manual_from=entry.where_to_get())
         return [_stage_download(inst, dest, sha, entry, root, limits, quiet)]
     if entry.method == "gdrive":
         dest = downloads / Path(entry.name).name
