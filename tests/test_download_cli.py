@@ -243,3 +243,21 @@ def test_the_installed_command_prints_no_traceback(tmp_path: Path):
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "Connection refused" in proc.stderr
+
+
+def test_a_full_disk_is_one_line_and_not_retried(server: FileServer, tmp_path: Path):
+    """A file-size limit (RLIMIT_FSIZE) makes every write past 8 kB fail, as a full disk does."""
+    served = serve_refdavis(server, tmp_path)
+    assert len(served[UNSUPERVISED]) > 8_000
+    script = ("import resource, signal, sys\n"
+              "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (8_000, 8_000))\n"
+              "from reasonvos.cli import main\n"
+              "sys.exit(main())\n")
+    env = {**os.environ, "REASONVOS_MIRROR": server.url}
+    proc = subprocess.run([sys.executable, "-c", script, *download(tmp_path / "root", "--no-validate")],
+                          capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "DAVIS-2017-Unsupervised-trainval-480p.zip.part: cannot write the download: File too large" in proc.stderr
+    assert [r[1] for r in server.requests] == [UNSUPERVISED]  # neither retried nor tried elsewhere

@@ -115,7 +115,7 @@ def verify_file(path: Path, size: int | None, sha256: str | None, *, what: str,
             try:
                 archive_kind(path)
             except CorruptArchiveError as e:
-                problem = e.problem
+                problem = e.problem.removesuffix("; download it again")
             except InputError as e:
                 problem = e.problem
                 if "web page" in problem:
@@ -186,7 +186,12 @@ def _network_problem(e: requests.RequestException, url: str) -> str:
     if isinstance(e, requests.Timeout):
         return f"no answer from {host} within the timeout"
     m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(e))
-    return f"cannot reach {host} ({m.group(1).strip()})" if m else f"{type(e).__name__}: {e}"
+    if m:
+        return f"cannot reach {host} ({m.group(1).strip()})"
+    inner = re.findall(r"(\w+)\((['\"])(.*?)\2\)", str(e))  # e.g. RemoteDisconnected('Remote end closed ...')
+    if inner:
+        return f"{host} broke the connection ({inner[-1][0]}: {inner[-1][2].strip()})"
+    return f"{type(e).__name__}: {e}"
 
 
 def _framed(resp: requests.Response) -> bool:
@@ -207,6 +212,8 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
     """
     origin = part.with_name(part.name + ".url")  # where and from which version the partial bytes came
     state = _read_origin(origin)
+    if part.is_symlink():
+        part.unlink()  # ours to write, never through a link to somewhere else
     # never splice bytes from two servers: another URL's partial bytes are not resumed here (they are
     # overwritten only once this URL sends the file, so a dead fallback URL costs no progress)
     offset = part.stat().st_size if part.exists() and state.get("url") == url else 0
@@ -229,6 +236,8 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
         status = resp.status_code
         if status == 416 and size is not None and offset == size:
             return  # already complete
+        if status == 416 and not offset:
+            raise DownloadError(None, f"HTTP 416 {resp.reason} from {url} to a request for the whole file")
         if status == 416:
             part.unlink(missing_ok=True)
             raise _Transient("server refused the resume range; starting over")
@@ -289,9 +298,9 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
     if not framed and size is None and sha256 is None and not (expect_archive and zipfile.is_zipfile(part)):
         # a zip's directory sits at its very end, so only a complete zip passes the test above
         with open(part, "rb") as f:
-            arrived = not_an_archive(f.read(1024))[0] if expect_archive else ""
+            arrived = not_an_archive(f.read(1024))[0].removesuffix("; download it again") if expect_archive else ""
         part.unlink()
-        raise DownloadError(None, "the server sent no length (no Content-Length, not chunked), so a cut transfer "
+        raise DownloadError(None, "the server sent no length (no valid Content-Length, not chunked), so a cut transfer "
                                   "cannot be told from the end, and no size or sha256 is published to check it"
                                   + (f"; what arrived {arrived}" if arrived else ""))
 
@@ -330,7 +339,7 @@ def http_download(urls: Sequence[str], dest: Path, *, size: int | None = None, s
                 last = e.problem
                 break
         if not ok:
-            errors.append(f"{url}: {last}")
+            errors.append(f"{url}: {last.rstrip('.')}")
             continue
         try:
             digest = verify_file(part, size, sha256, what=f"download of {dest.name}", expect_archive=expect_archive,
