@@ -5,7 +5,9 @@ with retries), Google Drive (``gdown``), the Hugging Face hub (``huggingface_hub
 archive the user already has (``--archive``; CodaLab downloads need a login). Every file is
 checked against its published size and sha256 where one exists; a mismatch is never used (the
 bad file is kept aside as ``*.corrupt``). Downloads land in ``<root>/downloads/``; archives are
-unpacked with :mod:`reasonvos.acquire.extract`, whose marker makes a second run a no-op.
+unpacked with :mod:`reasonvos.acquire.extract`, whose marker makes a second run a no-op. A run
+installs all of its files or none (see :func:`download_benchmark`). ``--mirror`` /
+``$REASONVOS_MIRROR`` points every plain HTTP source at another host, keeping the path.
 """
 
 from __future__ import annotations

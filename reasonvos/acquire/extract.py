@@ -3,11 +3,12 @@
 Archives come from the internet or from users, so every entry is checked before a byte is
 written: no absolute paths, no ``..``, no links of any kind, no device files or fifos, and caps on
 the total unpacked size and the compression ratio (per zip member, and of the whole archive).
-Extraction happens in a temporary folder beside the target and is moved into place afterwards; a marker file
-(``.reasonvos-complete.json``) written *last* records which archives (by name and sha256) the
-target holds, so an interrupted extraction never looks finished. A refusal is an
-:class:`UnsafeArchiveError` naming the archive and the entry, with nothing written outside the
-target (the temporary folder is removed).
+Extraction happens in a staging folder beside the target; :class:`Installation` moves one or
+several staged archives into place together (never through a symlink already in the target),
+undoing its moves if one fails. A marker file (``.reasonvos-complete.json``) written *last*
+records which archives (by name and sha256) the target holds, so an interrupted extraction never
+looks finished. A refusal is an :class:`UnsafeArchiveError` naming the archive and the entry, with
+nothing written outside the target (the staging folder is removed).
 """
 
 from __future__ import annotations
