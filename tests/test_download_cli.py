@@ -235,7 +235,7 @@ def test_every_failure_is_one_line_naming_the_file(server: FileServer, tmp_path:
     assert re.search(expect, one_error_line(capsys))
 
 
-def test_the_installed_command_prints_no_traceback(tmp_path: Path):
+def test_the_command_run_as_a_process_prints_one_line_and_no_traceback(tmp_path: Path):
     env = {**os.environ, "REASONVOS_MIRROR": closed_port_url()}
     proc = subprocess.run([sys.executable, "-c", "import sys; from reasonvos.cli import main; sys.exit(main())",
                            *download(tmp_path / "root", "--attempts", "1")],

@@ -61,6 +61,11 @@ class _LocalFailure(DownloadError):
     """This machine could not store the download (disk full, no permission): no URL will help."""
 
 
+def _one_line(e: BaseException) -> str:
+    """An exception's text on one line (hub and HTTP client errors span several)."""
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def _manual_hint(name: str, where: str) -> str:
     return f"download {name} manually from {where} and pass it with --archive FILE"
 
@@ -193,7 +198,7 @@ def _network_problem(e: requests.RequestException, url: str) -> str:
     inner = re.findall(r"(\w+)\((['\"])(.*?)\2\)", str(e))  # e.g. RemoteDisconnected('Remote end closed ...')
     if inner:
         return f"{host} broke the connection ({inner[-1][0]}: {inner[-1][2].strip()})"
-    return f"{type(e).__name__}: {e}"
+    return f"{type(e).__name__}: {_one_line(e)}"
 
 
 def _framed(resp: requests.Response) -> bool:
@@ -233,7 +238,7 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
     except (requests.ConnectionError, requests.Timeout) as e:
         raise _Transient(_network_problem(e, url)) from e
     except requests.RequestException as e:  # too many redirects, a malformed URL: retrying will not help
-        raise DownloadError(None, f"{type(e).__name__}: {e}") from e
+        raise DownloadError(None, f"{type(e).__name__}: {_one_line(e)}") from e
     with resp:
         status = resp.status_code
         if status == 416 and size is not None and offset == size:
@@ -400,7 +405,7 @@ def gdrive_folder_download(folder_id: str, dest: Path, *, policy: RetryPolicy | 
                                       retries=max(policy.attempts - 1, 0), timeout=policy.timeout)
     except (gdown.exceptions.DownloadError, requests.RequestException, OSError) as e:
         url = f"https://drive.google.com/drive/folders/{folder_id}"
-        raise DownloadError(dest, f"Google Drive folder download failed ({e}); fetch it from {url}") from e
+        raise DownloadError(dest, f"Google Drive folder download failed ({_one_line(e)}); fetch it from {url}") from e
     return [Path(f) for f in files or []]
 
 
@@ -422,7 +427,7 @@ def hub_download(repo: str, path: str, local_dir: Path, *, endpoint: str | None 
     try:
         local = Path(hf_hub_download(repo, path, repo_type="dataset", local_dir=local_dir, endpoint=endpoint))
     except _hub_errors() as e:
-        raise DownloadError(local_dir / path, f"Hugging Face download of {repo}/{path} failed ({e}); "
+        raise DownloadError(local_dir / path, f"Hugging Face download of {repo}/{path} failed ({_one_line(e)}); "
                             f"{_manual_hint(path, f'https://huggingface.co/datasets/{repo}')}") from e
     known = is_verified(local, sha256)
     if known:
@@ -446,7 +451,7 @@ def hub_folder_download(repo: str, patterns: Sequence[str], local_dir: Path, *,
     try:
         names = HfApi(endpoint=endpoint).list_repo_files(repo, repo_type="dataset")
     except _hub_errors() as e:
-        raise DownloadError(local_dir, f"cannot list the Hugging Face dataset {repo} ({e})") from e
+        raise DownloadError(local_dir, f"cannot list the Hugging Face dataset {repo} ({_one_line(e)})") from e
     wanted = sorted(n for n in names if any(fnmatch.fnmatch(n, pat) for pat in patterns))
     return [hub_download(repo, n, local_dir, endpoint=endpoint) for n in wanted]
 
