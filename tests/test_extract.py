@@ -19,6 +19,7 @@ from writers.archives import (
 
 from reasonvos.acquire.extract import (
     MARKER,
+    CorruptArchiveError,
     ExtractLimits,
     extract_archive,
     is_extracted,
@@ -200,3 +201,100 @@ def test_extracted_folders_get_normal_permissions(work: Path):
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o777 & ~umask  # the usual mode, not mkdtemp's 0700
+
+
+# ----------------------------------------------------------------- links already in the target
+
+
+def reasonvos_like_zip(work: Path, name: str = "ReasonVOS.zip") -> Path:
+    return write_zip(work / "archives" / name, {"ReasonVOS/meta_expressions.json": b"{}",
+                                                "ReasonVOS/JPEGImages/v/00000.jpg": b"jpeg"})
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_a_symlink_inside_the_target_is_never_written_through(work: Path, dangling: bool):
+    """`R/ReasonVOS/JPEGImages -> /elsewhere`: the videos must not land in /elsewhere (nor replace the link)."""
+    elsewhere = work / "elsewhere"
+    if not dangling:
+        elsewhere.mkdir()
+    target = work / "root/ReasonVOS"
+    target.mkdir(parents=True)
+    (target / "JPEGImages").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(InputError, match="JPEGImages: is a symbolic link .*elsewhere.*refusing to write through"):
+        extract_archive(reasonvos_like_zip(work), target, layout_markers=["meta_expressions.json"])
+    assert not elsewhere.exists() or tree(elsewhere) == set()
+    assert (target / "JPEGImages").is_symlink()
+    assert tree(target) == {"JPEGImages"}  # nothing else was installed, and no marker
+    assert sorted(p.name for p in target.parent.iterdir()) == ["ReasonVOS"]
+
+
+def test_a_symlinked_file_inside_the_target_is_refused_too(work: Path):
+    outside = work / "outside.json"
+    outside.write_bytes(b"precious")
+    target = work / "root/ReasonVOS"
+    target.mkdir(parents=True)
+    (target / "meta_expressions.json").symlink_to(outside)
+    with pytest.raises(InputError, match="meta_expressions.json: is a symbolic link"):
+        extract_archive(reasonvos_like_zip(work), target, layout_markers=["meta_expressions.json"])
+    assert outside.read_bytes() == b"precious" and (target / "meta_expressions.json").is_symlink()
+    assert not (target / "JPEGImages").exists()
+
+
+def test_the_target_itself_may_be_a_link_to_another_disk(work: Path):
+    disk = work / "disk/ReasonVOS"
+    disk.mkdir(parents=True)
+    (work / "root").mkdir()
+    (work / "root/ReasonVOS").symlink_to(disk, target_is_directory=True)
+    extract_archive(reasonvos_like_zip(work), work / "root/ReasonVOS", layout_markers=["meta_expressions.json"])
+    assert (disk / "JPEGImages/v/00000.jpg").read_bytes() == b"jpeg" and (disk / MARKER).is_file()
+    assert sorted(p.name for p in (work / "disk").iterdir()) == ["ReasonVOS"]  # no staging left beside it
+
+
+# ------------------------------------------------------------------- several archives at once
+
+
+def test_a_failed_install_of_several_archives_leaves_the_target_as_it_was(work: Path):
+    """The second archive clashes with the first (a file where the first has a folder) only once
+    both are moved into place: the first one's moves, including a replaced file, are undone."""
+    from reasonvos.acquire.extract import Installation
+
+    target = work / "root/t"
+    target.mkdir(parents=True)
+    (target / "a.txt").write_bytes(b"old")
+    first = write_zip(work / "archives/first.zip", {"a.txt": b"new", "x/inside.txt": b"1"})
+    second = write_zip(work / "archives/second.zip", {"x": b"a file named like the first one's folder"})
+    with Installation() as inst:
+        inst.stage_archive(first, target)
+        inst.stage_archive(second, target)
+        with pytest.raises(InputError, match="x: cannot install here"):
+            inst.commit()
+    assert tree(target) == {"a.txt"} and (target / "a.txt").read_bytes() == b"old"
+    assert read_marker(target) == {"archives": []}
+    assert sorted(p.name for p in target.parent.iterdir()) == ["t"]
+
+
+# ------------------------------------------------------------------------ what a bad file is
+
+
+def test_a_truncated_zip_is_called_truncated_not_a_web_page(work: Path):
+    whole = write_zip(work / "archives/whole.zip", {f"JPEGImages/v/{i:05d}.jpg": os.urandom(5000) for i in range(4)})
+    cut = work / "archives/ReasonVOS.zip"
+    cut.write_bytes(whole.read_bytes()[:12_000])
+    with pytest.raises(CorruptArchiveError, match="ReasonVOS.zip: is a truncated or corrupt zip archive") as info:
+        extract_archive(cut, work / "root/t")
+    assert "web page" not in str(info.value)
+
+
+def test_a_truncated_tar_gz_is_called_truncated(work: Path):
+    whole = write_tar(work / "archives/whole.tar.gz", {"JPEGImages/v/00000.jpg": os.urandom(5000)})
+    cut = work / "archives/JPEGImages.tar.gz"
+    cut.write_bytes(whole.read_bytes()[:8])
+    with pytest.raises(CorruptArchiveError, match="truncated or corrupt gzip-compressed archive"):
+        extract_archive(cut, work / "root/t")
+
+
+def test_a_web_page_is_still_called_a_web_page(work: Path):
+    page = work / "archives/ReasonVOS.zip"
+    page.write_text("\n  <!DOCTYPE html><html><body>Sign in</body></html>")
+    with pytest.raises(InputError, match="not a zip or tar archive but a web page"):
+        extract_archive(page, work / "root/t")

@@ -5,7 +5,9 @@ If-Range, and cut a transfer short."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import tarfile
 import threading
@@ -175,7 +177,12 @@ def test_corrupt_compressed_tar_is_an_input_error_not_garbage(tmp_path: Path, mo
 
 class ChangingServer:
     """Serves one path whose content can change; ETag per content; Range and If-Range honoured
-    unless told otherwise; the first ``cut_times`` replies stop after ``cut_after`` bytes."""
+    unless told otherwise; the first ``cut_times`` replies stop after ``cut_after`` bytes.
+
+    Misbehaviours seen in the wild, each off by default: ``if_range=False`` answers a Range with
+    206 even when If-Range no longer matches; ``star_total`` sends ``Content-Range: .../*``;
+    ``partial_to_get=N`` answers a plain GET with 206 and only the first N bytes;
+    ``no_length`` sends no Content-Length and ends the body by closing the connection."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
@@ -185,6 +192,10 @@ class ChangingServer:
         self.cut_after = 0
         self.cut_times = 0
         self.content_type = "application/octet-stream"
+        self.if_range = True
+        self.star_total = False
+        self.partial_to_get: int | None = None
+        self.no_length = False
         self.requests: list[dict[str, str | None]] = []
         server = self
 
@@ -209,21 +220,27 @@ class ChangingServer:
                 if server.etags:
                     headers["ETag"] = etag
                 status, body = 200, data
-                use_range = rng and server.honour_range and (if_range is None or if_range == etag)
+                use_range = rng and server.honour_range and (if_range in (None, etag) or not server.if_range)
+                total = "*" if server.star_total else str(len(data))
                 if use_range:
                     start = int(rng[6:].split("-")[0])
                     if start >= len(data):
                         self._send(416, b"", {"Content-Range": f"bytes */{len(data)}"})
                         return
                     status, body = 206, data[start:]
-                    headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-                if server.cut_times > 0:
-                    server.cut_times -= 1
+                    headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{total}"
+                elif server.partial_to_get is not None:
+                    status, body = 206, data[: server.partial_to_get]
+                    headers["Content-Range"] = f"bytes 0-{server.partial_to_get - 1}/{total}"
+                if server.cut_times > 0 or server.no_length:
+                    cut = server.cut_after if server.cut_times > 0 else len(body)
+                    server.cut_times = max(server.cut_times - 1, 0)
                     self.send_response(status)
-                    for k, v in {**headers, "Content-Length": str(len(body))}.items():
+                    length = {"Connection": "close"} if server.no_length else {"Content-Length": str(len(body))}
+                    for k, v in {**headers, **length}.items():
                         self.send_header(k, v)
                     self.end_headers()
-                    self.wfile.write(body[: server.cut_after])
+                    self.wfile.write(body[:cut])
                     self.wfile.flush()
                     self.close_connection = True
                     return
@@ -343,6 +360,92 @@ def test_redirect_loop_is_a_download_error_and_the_next_url_is_tried(srv: Changi
     assert (tmp_path / "t.bin").read_bytes() == b"data"
     with pytest.raises(DownloadError, match="loop/t.bin.*redirect"):
         http_download([srv.url + "/loop/t.bin"], tmp_path / "u.bin", policy=FAST, quiet=True)
+
+
+# The four ways a resume or a reply without framing could splice or truncate a file (issue #12)
+
+
+def test_a_206_whose_etag_differs_from_the_first_reply_is_not_appended(srv: ChangingServer, tmp_path: Path):
+    """The server ignores If-Range and sends the tail of its *new* version: same length, new ETag."""
+    old, new = b"A" * 50_000, b"B" * 50_000
+    dest = tmp_path / "f.zip"
+    _interrupted(srv, dest, old, 20_000)
+    srv.files["/f.zip"], srv.if_range = new, False
+    http_download([srv.url + "/f.zip"], dest, policy=FAST, quiet=True)
+    assert dest.read_bytes() == new
+    assert [r["range"] for r in srv.requests[-2:]] == ["bytes=20000-", None]  # the tail was refused
+
+
+def test_a_206_answer_to_a_plain_get_is_not_taken_as_the_whole_file(srv: ChangingServer, tmp_path: Path):
+    srv.files["/f.zip"] = os.urandom(50_000)
+    srv.partial_to_get = 10_000
+    with pytest.raises(DownloadError, match=r"f\.zip.*HTTP 206 .*sent part of the file \(Content-Range bytes 0-9999/50000\)"):
+        http_download([srv.url + "/f.zip"], tmp_path / "f.zip", policy=FAST, quiet=True)
+    assert not (tmp_path / "f.zip").exists()
+
+
+def test_a_206_that_covers_the_whole_file_is_the_whole_file(srv: ChangingServer, tmp_path: Path):
+    srv.files["/f.zip"] = data = os.urandom(50_000)
+    srv.partial_to_get = 50_000
+    http_download([srv.url + "/f.zip"], tmp_path / "f.zip", policy=FAST, quiet=True)
+    assert (tmp_path / "f.zip").read_bytes() == data
+
+
+def test_a_body_without_length_cut_short_is_not_accepted_when_nothing_can_check_it(srv: ChangingServer, tmp_path: Path):
+    """No Content-Length and no chunked framing: a closed connection looks like the end of the file."""
+    srv.files["/f.json"] = b"x" * 50_000
+    srv.no_length, srv.cut_after, srv.cut_times = True, 20_000, 1
+    with pytest.raises(DownloadError, match="f.json.*sent no length .*no size or sha256 is published"):
+        http_download([srv.url + "/f.json"], tmp_path / "f.json", policy=FAST, quiet=True)
+    assert not (tmp_path / "f.json").exists() and not (tmp_path / "f.json.part").exists()
+
+
+def test_a_body_without_length_is_accepted_when_its_checksum_or_format_proves_it_whole(srv: ChangingServer,
+                                                                                      tmp_path: Path):
+    srv.no_length = True
+    srv.files["/f.json"] = data = b"x" * 50_000
+    http_download([srv.url + "/f.json"], tmp_path / "f.json", sha256=hashlib.sha256(data).hexdigest(),
+                  policy=FAST, quiet=True)
+    assert (tmp_path / "f.json").read_bytes() == data
+    srv.files["/t.zip"] = whole = write_zip(tmp_path / "src.zip", {"a.txt": os.urandom(30_000)}).read_bytes()
+    http_download([srv.url + "/t.zip"], tmp_path / "t.zip", expect_archive=True, policy=FAST, quiet=True)
+    assert (tmp_path / "t.zip").read_bytes() == whole  # a zip's directory sits at its very end
+    srv.cut_after, srv.cut_times = 20_000, 1
+    with pytest.raises(DownloadError, match="sent no length.*what arrived is a truncated or corrupt zip archive"):
+        http_download([srv.url + "/t.zip"], tmp_path / "u.zip", expect_archive=True, policy=FAST, quiet=True)
+
+
+def test_a_content_range_total_of_star_without_validators_restarts_from_zero(srv: ChangingServer, tmp_path: Path):
+    """No ETag, no Last-Modified, and a 206 that does not say the file's length: nothing shows the
+    file is unchanged, so the partial bytes are dropped instead of being spliced to a new tail."""
+    srv.etags = False
+    old, new = b"A" * 50_000, b"B" * 60_000
+    dest = tmp_path / "f.zip"
+    _interrupted(srv, dest, old, 20_000)
+    srv.files["/f.zip"], srv.star_total = new, True
+    http_download([srv.url + "/f.zip"], dest, policy=FAST, quiet=True)
+    assert dest.read_bytes() == new
+
+
+def test_resume_without_validators_works_when_the_length_matches(srv: ChangingServer, tmp_path: Path):
+    srv.etags = False
+    data = os.urandom(50_000)
+    dest = tmp_path / "f.zip"
+    _interrupted(srv, dest, data, 20_000)
+    http_download([srv.url + "/f.zip"], dest, sha256=hashlib.sha256(data).hexdigest(), policy=FAST, quiet=True)
+    assert dest.read_bytes() == data and srv.requests[-1]["range"] == "bytes=20000-"
+
+
+def test_a_part_file_that_is_a_symlink_is_replaced_not_written_through(srv: ChangingServer, tmp_path: Path):
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"precious")
+    srv.files["/f.bin"] = data = b"x" * 1000
+    dest = tmp_path / "dl/f.bin"
+    dest.parent.mkdir()
+    dest.with_name("f.bin.part").symlink_to(outside)
+    dest.with_name("f.bin.part.url").write_text(json.dumps({"url": srv.url + "/f.bin", "total": 1000}))
+    http_download([srv.url + "/f.bin"], dest, policy=FAST, quiet=True)
+    assert dest.read_bytes() == data and outside.read_bytes() == b"precious"
 
 
 def _crc_broken_zip(path: Path) -> bytes:

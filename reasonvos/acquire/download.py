@@ -5,7 +5,9 @@ with retries), Google Drive (``gdown``), the Hugging Face hub (``huggingface_hub
 archive the user already has (``--archive``; CodaLab downloads need a login). Every file is
 checked against its published size and sha256 where one exists; a mismatch is never used (the
 bad file is kept aside as ``*.corrupt``). Downloads land in ``<root>/downloads/``; archives are
-unpacked with :mod:`reasonvos.acquire.extract`, whose marker makes a second run a no-op.
+unpacked with :mod:`reasonvos.acquire.extract`, whose marker makes a second run a no-op. A run
+installs all of its files or none (see :func:`download_benchmark`). ``--mirror`` /
+``$REASONVOS_MIRROR`` points every plain HTTP source at another host, keeping the path.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -26,9 +29,10 @@ from tqdm import tqdm
 from reasonvos.acquire.extract import (
     CorruptArchiveError,
     ExtractLimits,
+    Installation,
     archive_kind,
-    extract_archive,
     is_extracted,
+    not_an_archive,
     sha256_file,
 )
 from reasonvos.acquire.sources import BenchmarkSource, SourceFile, Variant, get_source
@@ -51,6 +55,15 @@ class RetryPolicy:
 
 class _Transient(Exception):
     """A failure worth retrying (5xx, reset connection, timeout, transfer cut short)."""
+
+
+class _LocalFailure(DownloadError):
+    """This machine could not store the download (disk full, no permission): no URL will help."""
+
+
+def _one_line(e: BaseException) -> str:
+    """An exception's text on one line (hub and HTTP client errors span several)."""
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def _manual_hint(name: str, where: str) -> str:
@@ -108,9 +121,13 @@ def verify_file(path: Path, size: int | None, sha256: str | None, *, what: str,
         elif expect_archive:
             try:
                 archive_kind(path)
-            except InputError:
-                problem = ("is not a zip or tar archive (a web page instead of the file: Google Drive "
-                           "quota exceeded or access denied?)")
+            except CorruptArchiveError as e:
+                problem = e.problem.removesuffix("; download it again")
+            except InputError as e:
+                problem = e.problem
+                if "web page" in problem:
+                    problem += " (quota exceeded, access denied or a moved link?)"
+
     if problem is None:
         return digest
     if keep_aside:
@@ -123,11 +140,12 @@ def verify_file(path: Path, size: int | None, sha256: str | None, *, what: str,
 # ------------------------------------------------------------------------------------- HTTP
 
 
-def _content_range_start(value: str | None) -> tuple[int, int | None] | None:
-    m = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", (value or "").strip())
+def _content_range(value: str | None) -> tuple[int, int, int | None] | None:
+    """``(first, last, total)`` of a ``Content-Range: bytes first-last/total`` header (total None for ``*``)."""
+    m = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", (value or "").strip())
     if not m:
         return None
-    return int(m.group(1)), None if m.group(2) == "*" else int(m.group(2))
+    return int(m.group(1)), int(m.group(2)), None if m.group(3) == "*" else int(m.group(3))
 
 
 def _read_origin(path: Path) -> dict:
@@ -139,34 +157,94 @@ def _read_origin(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _http_attempt(session: requests.Session, url: str, part: Path, size: int | None,
-                  policy: RetryPolicy, quiet: bool) -> None:
-    """One request: resume ``part`` from its current length; raise _Transient to be retried."""
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _if_range(state: dict) -> str | None:
+    """The validator to send as If-Range: a strong ETag, else Last-Modified (weak ETags are not allowed)."""
+    etag = _text(state.get("etag"))
+    return etag if etag and not etag.startswith("W/") else _text(state.get("last_modified"))
+
+
+def _changed(state: dict, headers: requests.structures.CaseInsensitiveDict, total: int | None) -> str | None:
+    """Why a 206 reply is not a tail of the version the partial bytes came from (None if it is).
+
+    A server may ignore If-Range and answer 206 anyway, so the reply's own validators and total
+    are compared with those of the first reply; with no validator to compare, a total of ``*``
+    proves nothing, and the download starts over rather than risk splicing two versions.
+    """
+    known = state.get("total")
+    if isinstance(known, int) and total is not None and total != known:
+        return f"{total} bytes, was {known}"
+    etag, modified = _text(state.get("etag")), _text(state.get("last_modified"))
+    if etag and headers.get("ETag") != etag:
+        return f"ETag {headers.get('ETag') or '(none)'}, was {etag}"
+    if modified and headers.get("Last-Modified") not in (None, modified):
+        return f"Last-Modified {headers.get('Last-Modified')}, was {modified}"
+    if total is None and not (etag or modified):
+        return "the reply gives neither the file's length nor a version tag to compare"
+    return None
+
+
+def _network_problem(e: requests.RequestException, url: str) -> str:
+    """The gist of a connection failure (requests' own text nests three exception reprs)."""
+    host = urlsplit(url).netloc
+    if isinstance(e, requests.Timeout):
+        return f"no answer from {host} within the timeout"
+    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(e))
+    if m:
+        return f"cannot reach {host} ({m.group(1).strip()})"
+    inner = re.findall(r"(\w+)\((['\"])(.*?)\2\)", str(e))  # e.g. RemoteDisconnected('Remote end closed ...')
+    if inner:
+        return f"{host} broke the connection ({inner[-1][0]}: {inner[-1][2].strip()})"
+    return f"{type(e).__name__}: {_one_line(e)}"
+
+
+def _framed(resp: requests.Response) -> bool:
+    """Whether the reply says where its body ends (Content-Length, or chunked framing, whose last
+    chunk urllib3 insists on): only then is a connection closed early told apart from the end."""
+    if (resp.headers.get("Content-Length") or "").isdigit():
+        return True
+    return "chunked" in (resp.headers.get("Transfer-Encoding") or "").lower()
+
+
+def _http_attempt(session: requests.Session, url: str, part: Path, size: int | None, sha256: str | None,
+                  expect_archive: bool, policy: RetryPolicy, quiet: bool) -> None:
+    """One request: resume ``part`` from its current length; raise _Transient to be retried.
+
+    A resume is asked for only when the partial bytes' version can be recognised (an If-Range
+    validator, or at least the length the first reply announced), and a 206 reply is used only
+    if it starts where ``part`` ends and carries the same validators and length.
+    """
     origin = part.with_name(part.name + ".url")  # where and from which version the partial bytes came
     state = _read_origin(origin)
-    if part.exists() and state.get("url") != url:
-        part.unlink()  # never splice bytes from two servers
-    offset = part.stat().st_size if part.exists() else 0
-    if size is not None and offset > size:
-        part.unlink()
+    if part.is_symlink():
+        part.unlink()  # ours to write, never through a link to somewhere else
+    # never splice bytes from two servers: another URL's partial bytes are not resumed here (they are
+    # overwritten only once this URL sends the file, so a dead fallback URL costs no progress)
+    offset = part.stat().st_size if part.exists() and state.get("url") == url else 0
+    validator = _if_range(state)
+    if offset and ((size is not None and offset > size) or (validator is None and not isinstance(state.get("total"), int))):
+        part.unlink()  # too long for the published size, or nothing to recognise its version by
         offset = 0
     headers = {"Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-        etag, modified = state.get("etag"), state.get("last_modified")
-        validator = etag if isinstance(etag, str) and not etag.startswith("W/") else modified
-        if isinstance(validator, str) and validator:
+        if validator:
             headers["If-Range"] = validator  # a changed file comes back whole (200), not as a tail
     try:
         resp = session.get(url, headers=headers, stream=True, timeout=(policy.timeout, policy.timeout))
     except (requests.ConnectionError, requests.Timeout) as e:
-        raise _Transient(f"{type(e).__name__}: {e}") from e
+        raise _Transient(_network_problem(e, url)) from e
     except requests.RequestException as e:  # too many redirects, a malformed URL: retrying will not help
-        raise DownloadError(None, f"{type(e).__name__}: {e}") from e
+        raise DownloadError(None, f"{type(e).__name__}: {_one_line(e)}") from e
     with resp:
         status = resp.status_code
         if status == 416 and size is not None and offset == size:
             return  # already complete
+        if status == 416 and not offset:
+            raise DownloadError(None, f"HTTP 416 {resp.reason} from {url} to a request for the whole file")
         if status == 416:
             part.unlink(missing_ok=True)
             raise _Transient("server refused the resume range; starting over")
@@ -174,45 +252,74 @@ def _http_attempt(session: requests.Session, url: str, part: Path, size: int | N
             raise _Transient(f"HTTP {status} {resp.reason}")
         if status >= 400:
             raise DownloadError(None, f"HTTP {status} {resp.reason} from {url}")
+        if status not in (200, 206):
+            raise DownloadError(None, f"HTTP {status} {resp.reason} from {url} (expected the file)")
+        rng = _content_range(resp.headers.get("Content-Range")) if status == 206 else None
         total: int | None = None
         mode = "ab"
         if status == 206 and offset:
-            rng = _content_range_start(resp.headers.get("Content-Range"))
             if rng is None or rng[0] != offset:
                 part.unlink(missing_ok=True)
                 raise _Transient(f"server answered the wrong range ({resp.headers.get('Content-Range')})")
-            known = state.get("total")
-            if isinstance(known, int) and rng[1] is not None and rng[1] != known:
+            changed = _changed(state, resp.headers, rng[2])
+            if changed:
                 part.unlink(missing_ok=True)
-                raise _Transient(f"the file changed on the server ({rng[1]} bytes, was {known}); starting over")
-            total = rng[1]
+                raise _Transient(f"the file changed on the server ({changed}); starting over")
+            total = rng[2]
         else:
+            if status == 206 and not (rng and rng[0] == 0 and rng[2] is not None and rng[1] == rng[2] - 1):
+                raise DownloadError(None, f"HTTP 206 from {url} sent part of the file "
+                                          f"(Content-Range {resp.headers.get('Content-Range')}) when all of it was asked for")
             mode, offset = "wb", 0  # a 200 ignores our Range: start over
             length = resp.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
+            total = rng[2] if rng else int(length) if length and length.isdigit() else None
             write_json_atomic(origin, {"url": url, "etag": resp.headers.get("ETag"),
                                        "last_modified": resp.headers.get("Last-Modified"), "total": total})
-        total = total or size
-        with open(part, mode) as f, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
-                                         desc=part.name[: -len(".part")], disable=quiet) as bar:
-            try:
+        framed = _framed(resp) or total is not None
+        total = total if total is not None else size
+        try:
+            with open(part, mode) as f, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
+                                             desc=part.name[: -len(".part")], disable=quiet) as bar:
                 # read1 hands over every byte that arrived, so a cut costs nothing already received
-                for block in iter(lambda: resp.raw.read1(_CHUNK), b""):
+                blocks = iter(lambda: resp.raw.read1(_CHUNK), b"")
+                got = offset
+                while True:
+                    try:
+                        block = next(blocks)
+                    except StopIteration:
+                        break
+                    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as e:
+                        raise _Transient(f"transfer interrupted: cut short at {got} of {total or '?'} bytes "
+                                         f"({type(e).__name__})") from e
                     f.write(block)
+                    got += len(block)
                     bar.update(len(block))
-            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as e:
-                raise _Transient(f"transfer interrupted ({type(e).__name__})") from e
+        except OSError as e:  # disk full, no permission: retrying will not help
+            raise _LocalFailure(part, f"cannot write the download: {e.strerror or e}") from e
     got = part.stat().st_size
     if total is not None and got < total:
         raise _Transient(f"transfer cut short at {got} of {total} bytes")
+    if total is not None and got > total:
+        part.unlink()
+        raise _Transient(f"the server sent {got} bytes, more than the {total} it announced; starting over")
+    if not framed and size is None and sha256 is None and not (expect_archive and zipfile.is_zipfile(part)):
+        # a zip's directory sits at its very end, so only a complete zip passes the test above
+        with open(part, "rb") as f:
+            arrived = not_an_archive(f.read(1024))[0].removesuffix("; download it again") if expect_archive else ""
+        part.unlink()
+        raise DownloadError(None, "the server sent no length (no valid Content-Length, not chunked), so a cut transfer "
+                                  "cannot be told from the end, and no size or sha256 is published to check it"
+                                  + (f"; what arrived {arrived}" if arrived else ""))
 
 
 def http_download(urls: Sequence[str], dest: Path, *, size: int | None = None, sha256: str | None = None,
                   policy: RetryPolicy | None = None, quiet: bool = False, expect_archive: bool = False,
-                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep) -> str:
+                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
+                  manual_from: str | None = None) -> str:
     """Download ``dest`` (trying ``urls`` in order) through ``dest.part`` with resume and retries.
 
     Proxies come from the usual environment variables (requests' ``trust_env``). Returns the sha256.
+    ``manual_from`` is the page a failure message sends the user to (default: the first URL).
     """
     policy = policy or RetryPolicy()
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -226,18 +333,20 @@ def http_download(urls: Sequence[str], dest: Path, *, size: int | None = None, s
         ok, last = False, ""
         for attempt in range(policy.attempts):
             try:
-                _http_attempt(session, url, part, size, policy, quiet)
+                _http_attempt(session, url, part, size, sha256, expect_archive, policy, quiet)
                 ok = True
                 break
             except _Transient as e:
                 last = f"failed after {attempt + 1} attempts (last error: {e})"
                 if attempt + 1 < policy.attempts:
                     sleep(min(policy.max_delay, policy.base_delay * 2**attempt))
+            except _LocalFailure:
+                raise
             except DownloadError as e:
                 last = e.problem
                 break
         if not ok:
-            errors.append(f"{url}: {last}")
+            errors.append(f"{url}: {last.rstrip('.')}")
             continue
         try:
             digest = verify_file(part, size, sha256, what=f"download of {dest.name}", expect_archive=expect_archive,
@@ -249,7 +358,7 @@ def http_download(urls: Sequence[str], dest: Path, *, size: int | None = None, s
         part.with_name(part.name + ".url").unlink(missing_ok=True)
         _record_verified(dest, digest, self_recorded=sha256 is None)
         return digest
-    raise DownloadError(dest, "; ".join(errors) + f". {_manual_hint(dest.name, urls[0] if urls else '?')}")
+    raise DownloadError(dest, "; ".join(errors) + f". {_manual_hint(dest.name, manual_from or (urls[0] if urls else '?'))}")
 
 
 # ------------------------------------------------------------------------- Drive and the hub
@@ -296,7 +405,7 @@ def gdrive_folder_download(folder_id: str, dest: Path, *, policy: RetryPolicy | 
                                       retries=max(policy.attempts - 1, 0), timeout=policy.timeout)
     except (gdown.exceptions.DownloadError, requests.RequestException, OSError) as e:
         url = f"https://drive.google.com/drive/folders/{folder_id}"
-        raise DownloadError(dest, f"Google Drive folder download failed ({e}); fetch it from {url}") from e
+        raise DownloadError(dest, f"Google Drive folder download failed ({_one_line(e)}); fetch it from {url}") from e
     return [Path(f) for f in files or []]
 
 
@@ -318,7 +427,7 @@ def hub_download(repo: str, path: str, local_dir: Path, *, endpoint: str | None 
     try:
         local = Path(hf_hub_download(repo, path, repo_type="dataset", local_dir=local_dir, endpoint=endpoint))
     except _hub_errors() as e:
-        raise DownloadError(local_dir / path, f"Hugging Face download of {repo}/{path} failed ({e}); "
+        raise DownloadError(local_dir / path, f"Hugging Face download of {repo}/{path} failed ({_one_line(e)}); "
                             f"{_manual_hint(path, f'https://huggingface.co/datasets/{repo}')}") from e
     known = is_verified(local, sha256)
     if known:
@@ -342,9 +451,37 @@ def hub_folder_download(repo: str, patterns: Sequence[str], local_dir: Path, *,
     try:
         names = HfApi(endpoint=endpoint).list_repo_files(repo, repo_type="dataset")
     except _hub_errors() as e:
-        raise DownloadError(local_dir, f"cannot list the Hugging Face dataset {repo} ({e})") from e
+        raise DownloadError(local_dir, f"cannot list the Hugging Face dataset {repo} ({_one_line(e)})") from e
     wanted = sorted(n for n in names if any(fnmatch.fnmatch(n, pat) for pat in patterns))
     return [hub_download(repo, n, local_dir, endpoint=endpoint) for n in wanted]
+
+
+# ---------------------------------------------------------------------------------- mirror
+
+MIRROR_ENV = "REASONVOS_MIRROR"
+
+
+def check_mirror(value: str, where: str = "--mirror") -> str:
+    """A mirror base URL ``http(s)://host[:port][/prefix]``, without a trailing slash."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise InputError(None, f"{where} {value!r} is not a mirror URL of the form http(s)://host[:port][/prefix]")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def mirror_url(url: str, mirror: str) -> str:
+    """``url`` with its scheme and host (and the mirror's path prefix) taken from ``mirror``;
+    its own path and query are kept, as ``HF_ENDPOINT`` does for the hub."""
+    u, m = urlsplit(url), urlsplit(mirror)
+    return urlunsplit((m.scheme, m.netloc, m.path.rstrip("/") + (u.path or "/"), u.query, ""))
+
+
+def resolve_mirror(mirror: str | None) -> str | None:
+    """The mirror to use: the one given, else ``$REASONVOS_MIRROR`` (empty = none), checked."""
+    if mirror is not None:
+        return check_mirror(mirror)
+    env = os.environ.get(MIRROR_ENV, "").strip()
+    return check_mirror(env, MIRROR_ENV) if env else None
 
 
 # ---------------------------------------------------------------------------------- install
@@ -352,23 +489,14 @@ def hub_folder_download(repo: str, patterns: Sequence[str], local_dir: Path, *,
 
 def install_file(src: Path, dest: Path) -> None:
     """Put a downloaded plain file where the benchmark layout wants it (hard link, else copy)."""
-    if dest.exists() and dest.stat().st_size == src.stat().st_size and (
-        os.path.samefile(src, dest) or sha256_file(src) == sha256_file(dest)
-    ):
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.install.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
+    with Installation() as inst:
+        if inst.stage_file(src, dest):
+            inst.commit()
 
 
-def _unpack_or_install(local: Path, sha: str, entry: SourceFile, root: Path, limits: ExtractLimits,
-                       quiet: bool, rel: str | None = None) -> str:
-    """Extract an archive into its folder or install a plain file; return a one-line summary."""
+def _stage(inst: Installation, local: Path, sha: str, entry: SourceFile, root: Path, limits: ExtractLimits,
+           quiet: bool, rel: str | None = None) -> str:
+    """Stage an archive's content or a plain file for its place under ``root``; return a one-line summary."""
     is_archive = entry.archive is not None or local.suffix in (".zip", ".tar", ".tgz") or local.name.endswith(".tar.gz")
     if is_archive:
         if entry.extract_to is not None:
@@ -381,11 +509,11 @@ def _unpack_or_install(local: Path, sha: str, entry: SourceFile, root: Path, lim
         fallback = stem if stem in markers else None
         if is_extracted(target, local.name, sha):
             return f"{local.name} already extracted in {target}"
-        extract_archive(local, target, layout_markers=markers, fallback_subdir=fallback, sha256=sha,
-                        limits=limits, quiet=quiet)
+        inst.stage_archive(local, target, layout_markers=markers, fallback_subdir=fallback, sha256=sha,
+                           limits=limits, quiet=quiet)
         return f"{local.name} -> {target}"
     dest = root / (rel if rel is not None else (entry.dest or local.name))
-    install_file(local, dest)
+    inst.stage_file(local, dest)
     return f"{local.name} -> {dest}"
 
 
@@ -449,12 +577,20 @@ def download_benchmark(
     policy: RetryPolicy | None = None,
     limits: ExtractLimits | None = None,
     hub_endpoint: str | None = None,
+    mirror: str | None = None,
     out: Callable[[str], None] = print,
 ) -> DownloadResult:
-    """Download (or take from ``archives``), verify and unpack benchmark ``name`` into ``root``."""
+    """Download (or take from ``archives``), verify and unpack benchmark ``name`` into ``root``.
+
+    All or nothing: every archive is unpacked into a staging folder and every published member
+    checksum checked there before anything is moved into ``root``; a failure leaves ``root`` as it
+    was (only the download cache ``root/downloads`` keeps what was fetched, for the next run).
+    ``mirror`` (default ``$REASONVOS_MIRROR``) replaces scheme and host of every plain HTTP source.
+    """
     source = get_source(name)
     root = Path(root)
     limits = limits or ExtractLimits()
+    mirror = resolve_mirror(mirror)
     paths = [Path(a) for a in archives]
     for p in paths:
         if not p.is_file():
@@ -483,34 +619,43 @@ def download_benchmark(
                             + ". Pass each with --archive FILE")
     confirm_licence(source, accept_licence, ask, out)
     result = DownloadResult(name, chosen.name, root)
+    if mirror and any(e.method == "http" and e.name not in supplied for e in chosen.files):
+        result.notes.append(f"plain HTTP sources fetched from the mirror {mirror}")
     downloads = root / "downloads"
-    for entry in chosen.files:
-        if entry.name in supplied:
-            for p in supplied[entry.name]:
-                if entry.size is not None and p.stat().st_size != entry.size:
-                    raise DownloadError(p, f"has {p.stat().st_size} bytes, expected {entry.size} for {entry.name}")
-                verify_file(p, None, entry.sha256, what=f"{p.name} (given as {entry.name})", keep_aside=False,
-                            digest=sha_of(p))
-                result.done.append(_unpack_or_install(p, sha_of(p), entry, root, limits, quiet))
-            continue
-        if not entry.automatic:
-            result.notes.append(f"skipped optional {entry.name} (get it from {entry.where_to_get()} "
-                                f"and pass --archive): {entry.contents}")
-            continue
-        if not entry.required and not with_optional and entry.method == "gdrive_folder":
-            result.notes.append(f"skipped optional {entry.name} (use --with-optional): {entry.contents}")
-            continue
-        result.done.extend(_fetch_entry(entry, root, downloads, policy, limits, quiet, hub_endpoint, result))
-    result.notes.extend(_check_members(chosen, root))
+    done: list[str] = []
+    with Installation() as inst:
+        for entry in chosen.files:
+            if entry.name in supplied:
+                for p in supplied[entry.name]:
+                    if entry.size is not None and p.stat().st_size != entry.size:
+                        raise DownloadError(p, f"has {p.stat().st_size} bytes, expected {entry.size} for {entry.name}")
+                    verify_file(p, None, entry.sha256, what=f"{p.name} (given as {entry.name})", keep_aside=False,
+                                digest=sha_of(p))
+                    done.append(_stage(inst, p, sha_of(p), entry, root, limits, quiet))
+                continue
+            if not entry.automatic:
+                result.notes.append(f"skipped optional {entry.name} (get it from {entry.where_to_get()} "
+                                    f"and pass --archive): {entry.contents}")
+                continue
+            if not entry.required and not with_optional and entry.method == "gdrive_folder":
+                result.notes.append(f"skipped optional {entry.name} (use --with-optional): {entry.contents}")
+                continue
+            done.extend(_fetch_entry(inst, entry, root, downloads, policy, limits, quiet, hub_endpoint, mirror,
+                                     result))
+        checked = _check_members(chosen, root, inst, result.notes)
+        inst.commit()
+    for path, digest in checked:
+        _record_verified(path, digest, self_recorded=False)
+    result.done.extend(done)
     return result
 
 
-def _unpack_download(dest: Path, sha: str, entry: SourceFile, root: Path, limits: ExtractLimits,
-                     quiet: bool) -> str:
-    """Unpack a file we downloaded; if it proves corrupt and no checksum vouches for it, move it
+def _stage_download(inst: Installation, dest: Path, sha: str, entry: SourceFile, root: Path, limits: ExtractLimits,
+                    quiet: bool) -> str:
+    """Stage a file we downloaded; if it proves corrupt and no checksum vouches for it, move it
     aside and forget its self-recorded sha256, so the next run downloads it again."""
     try:
-        return _unpack_or_install(dest, sha, entry, root, limits, quiet)
+        return _stage(inst, dest, sha, entry, root, limits, quiet)
     except CorruptArchiveError as e:
         if entry.sha256 is not None:  # the published checksum matched: downloading again cannot help
             raise
@@ -523,14 +668,16 @@ def _unpack_download(dest: Path, sha: str, entry: SourceFile, root: Path, limits
                                   f"{corrupt.name}, so the next run downloads it afresh") from e
 
 
-def _fetch_entry(entry: SourceFile, root: Path, downloads: Path, policy: RetryPolicy | None,
-                 limits: ExtractLimits, quiet: bool, hub_endpoint: str | None, result: DownloadResult) -> list[str]:
+def _fetch_entry(inst: Installation, entry: SourceFile, root: Path, downloads: Path, policy: RetryPolicy | None,
+                 limits: ExtractLimits, quiet: bool, hub_endpoint: str | None, mirror: str | None,
+                 result: DownloadResult) -> list[str]:
     expect_archive = entry.archive is not None
     if entry.method == "http":
         dest = downloads / Path(entry.name).name
-        sha = http_download(entry.urls, dest, size=entry.size, sha256=entry.sha256, policy=policy, quiet=quiet,
-                            expect_archive=expect_archive)
-        return [_unpack_download(dest, sha, entry, root, limits, quiet)]
+        urls = [mirror_url(u, mirror) for u in entry.urls] if mirror else list(entry.urls)
+        sha = http_download(urls, dest, size=entry.size, sha256=entry.sha256, policy=policy, quiet=quiet,
+                            expect_archive=expect_archive, manual_from=entry.where_to_get())
+        return [_stage_download(inst, dest, sha, entry, root, limits, quiet)]
     if entry.method == "gdrive":
         dest = downloads / Path(entry.name).name
         sha = gdrive_download(entry.gdrive_id or "", dest, size=entry.size, sha256=entry.sha256, policy=policy,
@@ -538,12 +685,12 @@ def _fetch_entry(entry: SourceFile, root: Path, downloads: Path, policy: RetryPo
         if entry.sha256 is None:
             result.notes.append(f"{dest.name}: sha256 {sha} (none is published; self-recorded in "
                                 f"{downloads / VERIFIED})")
-        return [_unpack_download(dest, sha, entry, root, limits, quiet)]
+        return [_stage_download(inst, dest, sha, entry, root, limits, quiet)]
     hub_dir = downloads / "hub" / (entry.hf_repo or "").replace("/", "__")
     if entry.method == "hf":
         local, sha = hub_download(entry.hf_repo or "", entry.hf_path or entry.name, hub_dir,
                                   endpoint=hub_endpoint, size=entry.size, sha256=entry.sha256)
-        return [_unpack_or_install(local, sha, entry, root, limits, quiet)]
+        return [_stage(inst, local, sha, entry, root, limits, quiet)]
     if entry.method == "hf_folder":
         files = hub_folder_download(entry.hf_repo or "", entry.hf_patterns, hub_dir, endpoint=hub_endpoint)
         if not files:
@@ -552,10 +699,8 @@ def _fetch_entry(entry: SourceFile, root: Path, downloads: Path, policy: RetryPo
                 raise DownloadError(hub_dir, msg)
             result.notes.append(f"{msg} ({entry.checksum_note})")
             return []
-        done = []
-        for f, sha in files:
-            done.append(_unpack_or_install(f, sha, entry, root, limits, quiet, rel=f.relative_to(hub_dir).as_posix()))
-        return done
+        return [_stage(inst, f, sha, entry, root, limits, quiet, rel=f.relative_to(hub_dir).as_posix())
+                for f, sha in files]
     if entry.method == "gdrive_folder":
         files = gdrive_folder_download(entry.gdrive_id or "", downloads / entry.name.rstrip("/"), policy=policy,
                                        quiet=quiet)
@@ -565,19 +710,23 @@ def _fetch_entry(entry: SourceFile, root: Path, downloads: Path, policy: RetryPo
     raise InputError(None, f"unknown download method {entry.method!r} for {entry.name}")
 
 
-def _check_members(variant: Variant, root: Path) -> list[str]:
-    """Check files inside archives whose checksums are published (MeViS v1 mask_dict.json)."""
-    notes = []
+def _check_members(variant: Variant, root: Path, inst: Installation, notes: list[str]) -> list[tuple[Path, str]]:
+    """Check files inside archives whose checksums are published (MeViS v1 mask_dict.json), in the
+    staged copy before anything is moved into ``root`` (or in ``root``, from an earlier install).
+    Returns the (path, sha256) pairs to record as verified once the copy is in place."""
+    checked = []
     for m in variant.members:
         path = root / m.path
-        if not path.is_file():
+        staged = inst.staged_path(path)
+        if staged is None and not path.is_file():
             notes.append(f"{m.path} not present, so its published sha256 was not checked")
             continue
-        if is_verified(path, m.sha256):
+        if staged is None and is_verified(path, m.sha256):
             continue
-        digest = sha256_file(path)
+        digest = sha256_file(staged or path)
         if digest != m.sha256:
             raise DownloadError(path, f"sha256 is {digest}, expected the published {m.sha256} ({m.source}): "
-                                      "the file is corrupt or not this version; download the release again")
-        _record_verified(path, digest, self_recorded=False)
-    return notes
+                                      "the file is corrupt or not this version, so nothing was installed; "
+                                      "download the release again")
+        checked.append((path, digest))
+    return checked

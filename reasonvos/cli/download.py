@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from reasonvos.acquire.sources import registry
+from reasonvos.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--with-optional", action="store_true", help="also fetch optional extras (re-hosted metadata)")
     p.add_argument("--no-validate", action="store_true", help="skip validation after extraction")
     p.add_argument("--attempts", type=int, default=5, help="attempts per HTTP file (default 5)")
+    p.add_argument("--mirror", default=None, metavar="URL",
+                   help="fetch every plain HTTP(S) source from this http(s)://host[:port][/prefix] instead, "
+                        "keeping each file's path (default: $REASONVOS_MIRROR; Google Drive and the Hugging "
+                        "Face hub are not affected: the hub reads $HF_ENDPOINT)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -36,11 +41,14 @@ def run(args: argparse.Namespace) -> int:
     from reasonvos.acquire.download import RetryPolicy, download_benchmark
 
     root = args.root or Path("data") / args.name
-    result = download_benchmark(
-        args.name, root, archives=args.archive, variant=args.variant, accept_licence=args.accept_licence,
-        ask=_ask if sys.stdin.isatty() else None, with_optional=args.with_optional, quiet=args.quiet,
-        policy=RetryPolicy(attempts=max(args.attempts, 1)),
-    )
+    try:
+        result = download_benchmark(
+            args.name, root, archives=args.archive, variant=args.variant, accept_licence=args.accept_licence,
+            ask=_ask if sys.stdin.isatty() else None, with_optional=args.with_optional, quiet=args.quiet,
+            policy=RetryPolicy(attempts=max(args.attempts, 1)), mirror=args.mirror,
+        )
+    except OSError as e:  # the file system refused (no space, no permission, a file where a folder goes)
+        raise InputError(e.filename or root, f"cannot write the download: {e.strerror or e}") from e
     for line in result.done:
         print(f"ok   {line}")
     for line in result.notes:
