@@ -48,6 +48,10 @@ class DavisBenchmark(Benchmark):
         """DAVIS results hold one index PNG per frame directly in ``<video>/``."""
         return PurePosixPath(sample.video_id)
 
+    def gt_files(self, sample: Sample) -> dict[str, Path]:
+        """One index PNG per frame (value = object id, 255 = void)."""
+        return {f: self.label_path(sample.video_id, f) for f in self.scored_frames(sample)}
+
     def gt_labels(self, video_id: str, frame: str) -> np.ndarray:
         return read_index_png(self.label_path(video_id, frame))
 
@@ -154,5 +158,7 @@ SPEC = BenchmarkSpec(
     splits=(None, "train", "val"), default_split=None,
     protocols=("davis-semi", "davis-unsup"), present_splits=present_splits,
     prediction_kind="index", instruction_style=None, source_name=None,
+    # the DAVIS protocols find their objects in the labels while scoring: no pre-scan of every PNG
+    score_load_options={"scan_objects": False}, gt_folder_root=True,
     description="any folder in DAVIS layout (index PNGs per video), scored as plain VOS",
 )

@@ -3,7 +3,9 @@
 A :class:`Benchmark` is what a loader returns: its videos (frame lists exactly as the metadata
 gives them, never generated), its samples (one scoring unit = one video + one expression), and
 the two things the benchmark's own format decides: where its ground truth lives
-(:meth:`Benchmark.gt_mask`) and where a prediction must be written (:meth:`Benchmark.prediction_path`).
+(:meth:`Benchmark.gt_mask`, :meth:`Benchmark.gt_files`) and where a prediction must be written
+(:meth:`Benchmark.prediction_path`). What the toolkit knows about a benchmark beyond one loaded
+split (splits, protocols, layouts) is its declaration, ``bench.spec``.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class Sample:
 class Benchmark:
     """A loaded benchmark split. Subclasses implement the format-specific parts."""
 
-    #: registry name ("reasonvos", "mevis", "refytvos", "refdavis", "davis")
+    #: the name this benchmark is registered under (its ``BenchmarkSpec.name``)
     name: str = ""
     #: how predictions are encoded: "binary" (one 0/255 PNG per sample and frame) or "index"
     prediction_kind: str = "binary"
@@ -147,6 +149,13 @@ class Benchmark:
         """(frame, mask) for every scored frame; subclasses may decode faster in bulk."""
         for frame in self.scored_frames(sample):
             yield frame, self.gt_mask(sample, frame)
+
+    def gt_files(self, sample: Sample) -> dict[str, Path] | None:
+        """The ground-truth file of every scored frame (``frame -> path``, in scored order), for
+        formats that store one mask file per frame; None where the GT is not one file per frame
+        (e.g. RLE inside a JSON file) or the split has none. Exports and checks ask this instead of
+        knowing each loader's folders; the masks themselves come from :meth:`gt_masks`."""
+        return None
 
     def gt_labels(self, video_id: str, frame: str) -> np.ndarray:
         """Object-level ground truth of one frame as an integer label map (0 = background,

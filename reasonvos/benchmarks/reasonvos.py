@@ -15,7 +15,7 @@ may repeat within a video, and video names may contain ``_``.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -24,8 +24,8 @@ from reasonvos.benchmarks.common import check_unlisted_folders, frame_list, read
 from reasonvos.benchmarks.model import Benchmark, Sample, Video
 from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import InputError, MetadataError, MissingFileError, SchemaVersionError
+from reasonvos.masks import read_binary_png, read_png_values
 from reasonvos.report import RAISE, Raise
-from reasonvos.masks import read_binary_png
 
 CURRENT_DRIVE_ID = "1QMggGR91AE-iUUub5YwzMYiFt0TeV5_8"
 ORIGINAL_DRIVE_ID = "1qruU9QlUhPcHnN-UHG7iri2nhw_xo7gP"
@@ -111,6 +111,19 @@ class ReasonVOSBenchmark(Benchmark):
 
     def gt_mask(self, sample: Sample, frame: str) -> np.ndarray:
         return read_binary_png(self.mask_dir(sample) / f"{frame}.png")
+
+    def gt_masks(self, sample: Sample) -> Iterator[tuple[str, np.ndarray]]:
+        """Every scored frame's GT, decoded the fast way: the released masks are single-channel
+        PNGs, read as raw values (non-zero = object); anything else goes through :meth:`gt_mask`."""
+        folder = self.mask_dir(sample)
+        for frame in self.scored_frames(sample):
+            arr = read_png_values(folder / f"{frame}.png")
+            yield frame, (arr != 0 if arr.ndim == 2 else self.gt_mask(sample, frame))
+
+    def gt_files(self, sample: Sample) -> dict[str, Path]:
+        """One binary PNG per scored frame in the object's mask folder."""
+        folder = self.mask_dir(sample)
+        return {frame: folder / f"{frame}.png" for frame in self.scored_frames(sample)}
 
 
 ORIGINAL_SCHEMA = (

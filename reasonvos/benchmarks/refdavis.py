@@ -107,6 +107,11 @@ class RefDavisBenchmark(Benchmark):
         """The samples of one annotator slot (0..3), in video then object order."""
         return [s for s in self.samples if s.extra["slot"] == slot]
 
+    def gt_files(self, sample: Sample) -> dict[str, Path]:
+        """One unsupervised index PNG per frame (value = object id)."""
+        folder = self.label_dir(sample.video_id)
+        return {f: folder / f"{f}.png" for f in self.scored_frames(sample)}
+
     def gt_labels(self, video_id: str, frame: str) -> np.ndarray:
         """The unsupervised annotation as uint8 ids (0 background, 255 void)."""
         return read_index_png(self.label_dir(video_id) / f"{frame}.png")

@@ -72,6 +72,12 @@ class RefYTVOSBenchmark(Benchmark):
             raise MetadataError(self.meta_path, f"Ref-YTVOS split {self.split!r} has no ground truth")
         return self.annotation_root / video_id / f"{frame}.png"
 
+    def gt_files(self, sample: Sample) -> dict[str, Path] | None:
+        """Train: one palette PNG per frame (value = object id); valid has no GT."""
+        if self.annotation_root is None:
+            return None
+        return {f: self.annotation_path(sample.video_id, f) for f in self.scored_frames(sample)}
+
     def gt_labels(self, video_id: str, frame: str) -> np.ndarray:
         """The palette PNG as object ids (0 = background)."""
         return read_index_png(self.annotation_path(video_id, frame))

@@ -15,6 +15,7 @@ and entry-point modules are imported on first use of the registry, not at ``impo
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -54,6 +55,9 @@ class BenchmarkSpec:
     ``protocols`` lists the scoring protocols this benchmark can be scored with, the default first.
     ``submission_prefix`` is the folder inside an evaluation server's zip (None: no server).
     ``present_splits(root)`` says which splits a local copy holds (validate checks each).
+    ``score_load_options`` are loader keyword arguments used when a copy is loaded only to be
+    scored (e.g. skip a pass over the masks the protocols do not need). ``gt_folder_root`` says the
+    root may simply be a folder of ground-truth masks, so ``score NAME --gt DIR`` reads naturally.
     """
 
     name: str
@@ -70,6 +74,8 @@ class BenchmarkSpec:
     instruction_style: str | None = "referring"
     source_name: str | None = None  # the key of this benchmark in the sources registry (download)
     description: str = ""
+    score_load_options: Mapping[str, Any] = field(default_factory=dict)
+    gt_folder_root: bool = False
 
     def __post_init__(self) -> None:
         if not self.protocols:
@@ -79,6 +85,7 @@ class BenchmarkSpec:
         if self.prediction_kind not in ("binary", "index"):
             raise ValueError(f"benchmark {self.name!r}: prediction_kind must be 'binary' or 'index'")
         object.__setattr__(self, "split_aliases", MappingProxyType(dict(self.split_aliases)))
+        object.__setattr__(self, "score_load_options", MappingProxyType(dict(self.score_load_options)))
 
     @property
     def default_protocol(self) -> str:
@@ -103,7 +110,8 @@ _LOADED = False
 
 
 def register(spec: BenchmarkSpec, *, replace: bool = False) -> BenchmarkSpec:
-    """Add a benchmark to the registry (a second spec with the same name is refused)."""
+    """Add a benchmark to the registry; a second, different spec with the same name is refused
+    (``replace=True`` swaps it, e.g. a plugin that overrides a built-in on purpose)."""
     if not isinstance(spec, BenchmarkSpec):
         raise TypeError(f"register() takes a BenchmarkSpec, not {type(spec).__name__}")
     _ensure_loaded()
@@ -117,6 +125,14 @@ def unregister(name: str) -> None:
     """Remove a registered benchmark (tests and plugins that register temporarily)."""
     _ensure_loaded()
     _REGISTRY.pop(name, None)
+
+
+def reset() -> None:
+    """Forget every registration: the next use re-imports the built-ins and re-reads the entry
+    points. For tests, and for a process that installed a plugin after first using the registry."""
+    global _LOADED
+    _REGISTRY.clear()
+    _LOADED = False
 
 
 def _spec_of(obj: Any, where: str) -> BenchmarkSpec:
@@ -135,8 +151,14 @@ def _ensure_loaded() -> None:
         spec = _spec_of(importlib.import_module(module), module)
         _REGISTRY.setdefault(spec.name, spec)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        spec = _spec_of(ep.load(), f"entry point {ep.name!r} ({ep.value})")
-        _REGISTRY.setdefault(spec.name, spec)
+        where = f"entry point {ep.name!r} ({ep.value})"
+        spec = _spec_of(ep.load(), where)
+        if _REGISTRY.get(spec.name, spec) is not spec:
+            # one plugin must not break every command, nor silently replace a built-in
+            warnings.warn(f"{where} declares benchmark {spec.name!r}, which is already registered; ignored",
+                          stacklevel=2)
+            continue
+        _REGISTRY[spec.name] = spec
 
 
 def names() -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reasonvos.benchmarks.registry import BENCHMARKS
+from reasonvos.benchmarks import registry
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "dangling references) exit 1; warnings (counts differing from the published ones, "
                     "known quirks) do not.",
     )
-    p.add_argument("name", choices=sorted(BENCHMARKS), help="benchmark")
+    p.add_argument("name", choices=sorted(registry.names()), help="benchmark")
     p.add_argument("--root", type=Path, required=True, help="benchmark root")
     p.add_argument("--split", default=None, help="only this split (default: every split present)")
     p.add_argument("--deep", action="store_true", help="also decode every frame (slower)")
