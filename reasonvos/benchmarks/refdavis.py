@@ -162,7 +162,7 @@ def _read_categories(davis: Path, sink: Raise = RAISE) -> dict:
     path = davis / "davis_semantics.json"
     if not path.is_file():
         return {}
-    with sink.guard() as g:
+    with sink.guard():
         return read_meta_json(path, "DAVIS semantics file")
     return {}  # reported by the guard (collecting sink only); the categories are optional
 
