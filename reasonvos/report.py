@@ -84,6 +84,15 @@ class Report:
         """A collecting sink that records a loader's problems here."""
         return Collect(self, default_kind, suffix)
 
+    def compare_counts(self, observed: dict, published: dict | None, where: str) -> None:
+        """Counts that differ from the published ones are a warning: subsets are legal, but the
+        reader must know."""
+        for key, value in observed.items():
+            expected = (published or {}).get(key)
+            if expected is None or isinstance(expected, dict) or expected == value:
+                continue
+            self.warn("counts", where, f"{value} {key}, published {expected} (a subset, or another release?)")
+
     # -- reading -------------------------------------------------------------------------------
 
     @property

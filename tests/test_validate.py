@@ -18,6 +18,7 @@ from writers.reasonvos import write_reasonvos, write_reasonvos_original_schema
 from writers.refdavis import write_refdavis_raw
 from writers.refytvos import write_refytvos
 
+import reasonvos.benchmarks.mevis as mevis_module
 import reasonvos.validate as validate_module
 from reasonvos.cli import main
 from reasonvos.validate import validate
@@ -211,14 +212,14 @@ def test_mevis_version_counts_are_named(tmp_path: Path, monkeypatch):
     """A v2 file holding the v1 number of expressions is flagged (793 vs 907 on the real data)."""
     fx = write_mevis(tmp_path, "valid_u", versions=("v2",))
     n = validate("mevis", fx.root).facts["valid_u"]["expressions"]
-    real = validate_module.published_counts
+    real = mevis_module.published_counts
 
     def fake_counts(name, split=None, version=None):
         if name == "mevis" and version == "v1" and split == "valid_u":
             return {"videos": 2, "expressions": n}
         return real(name, split, version)
 
-    monkeypatch.setattr(validate_module, "published_counts", fake_counts)
+    monkeypatch.setattr(mevis_module, "published_counts", fake_counts)  # MeViS's checks live in its module
     report = validate("mevis", fx.root)
     assert any(p.kind == "version" and "MeViS v1 count" in p.message for p in report.warnings)
 

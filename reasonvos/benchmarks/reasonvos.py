@@ -15,17 +15,19 @@ may repeat within a video, and video names may contain ``_``.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from reasonvos.acquire.sources import published_counts
 from reasonvos.benchmarks.common import check_unlisted_folders, frame_list, read_meta_json
 from reasonvos.benchmarks.model import Benchmark, Sample, Video
 from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import InputError, MetadataError, MissingFileError, SchemaVersionError
 from reasonvos.masks import read_binary_png, read_png_values
-from reasonvos.report import RAISE, Raise
+from reasonvos.report import RAISE, Raise, Report
 
 CURRENT_DRIVE_ID = "1QMggGR91AE-iUUub5YwzMYiFt0TeV5_8"
 ORIGINAL_DRIVE_ID = "1qruU9QlUhPcHnN-UHG7iri2nhw_xo7gP"
@@ -78,6 +80,10 @@ class ReasonVOSBenchmark(Benchmark):
     def __init__(self, *args, mask_dirs: dict[str, Path], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._mask_dirs = mask_dirs  # sample key -> GT mask folder
+        #: every mask folder an expression names (a broken one included), for validation
+        self.referenced_mask_dirs: frozenset[Path] = frozenset(mask_dirs.values())
+        #: video -> its ``source`` (mevis, vipseg, burst, ...)
+        self.video_sources: dict[str, str] = {}
         self._scored: dict[Path, tuple[str, ...]] = {}
 
     def mask_dir(self, sample: Sample) -> Path:
@@ -203,8 +209,7 @@ def _check_mask_folder(mdir: Path, frames: Sequence[str], vid: str, sink: Raise)
     for e in entries:
         stem, ext = os.path.splitext(e.name)
         if ext.lower() != ".png" or e.is_dir():
-            sink.warn("stray-file", e.path, "not a PNG mask (ignored by the official scorer)")
-            continue
+            continue  # a stray file: validate's scan of the GT folders warns about it
         n_png += 1
         if stem not in listed:
             sink.error(MetadataError, e.path, f"GT mask stem {stem!r} is not a listed frame of {vid!r} "
@@ -247,6 +252,7 @@ def load(root: str | Path, split: str | None = None, *, sink: Raise = RAISE) -> 
     mask_dirs: dict[str, Path] = {}
     referenced: dict[Path, bool] = {}  # every mask folder an expression names -> usable
     seen: dict[tuple[str, str, str, str], int] = {}
+    sources: dict[str, str] = {}
     for vid, entry in videos_meta.items():
         where = f"videos[{vid!r}]"
         if not isinstance(entry, dict):
@@ -264,6 +270,7 @@ def load(root: str | Path, split: str | None = None, *, sink: Raise = RAISE) -> 
         if frames is None:
             continue
         videos[vid] = Video(id=vid, frames=frames, image_dir=jpeg_root / vid)
+        sources[vid] = source
         exps = entry.get("expressions")
         if not isinstance(exps, list):
             sink.error(MetadataError, meta_path, f"{where}['expressions'] must be a JSON list, found "
@@ -307,9 +314,37 @@ def load(root: str | Path, split: str | None = None, *, sink: Raise = RAISE) -> 
         meta_path=meta_path, mask_dirs=mask_dirs,
     )
     bench.referenced_mask_dirs = frozenset(referenced) | frozenset(mask_dirs.values())
+    bench.video_sources = sources
     if sink.collecting:
         check_unlisted_folders(jpeg_root, videos, sink, "JPEG")
     return bench
+
+
+def checks(bench: ReasonVOSBenchmark, report: Report) -> None:
+    """Validation: the folders the loader does not read (mask folders no expression names, stray
+    files), the split into short and long expressions, and the published counts per source."""
+    for folder in ("Annotations", "JPEGImages"):
+        if not (bench.root / folder).is_dir():
+            report.error("structure", bench.root / folder, "folder not found")
+    ann_root = bench.root / "Annotations"
+    referenced = bench.referenced_mask_dirs
+    if ann_root.is_dir():
+        for d in sorted(ann_root.iterdir()):
+            if d.is_dir() and d not in referenced:
+                report.warn("unreferenced-mask-folder", d, "no expression refers to this mask folder")
+            elif not d.is_dir():
+                report.warn("stray-file", d, "not a mask folder")
+    kinds = Counter(s.kind for s in bench.samples)
+    per_source = Counter(source.lower() for source in bench.video_sources.values())
+    observed = {"videos": len(bench.videos), "expressions": len(bench.samples),
+                "objects": len({(s.video_id, s.obj_ids) for s in bench.samples}),
+                "short": kinds["short"], "long": kinds["long"]}
+    report.facts.update(observed)
+    published = published_counts("reasonvos", "test")
+    report.compare_counts(observed, published, str(bench.meta_path))
+    if published and per_source != Counter(published.get("videos_per_source", {})):
+        report.warn("counts", bench.meta_path, f"videos per source {dict(per_source)}, published "
+                    f"{published.get('videos_per_source')}")
 
 
 def present_splits(root: Path) -> list[str | None]:
@@ -322,6 +357,6 @@ SPEC = BenchmarkSpec(
     splits=(None, "test", "all"), default_split=None,
     split_aliases={None: "all", "test": "all", "all": "all"},
     protocols=("expression",), present_splits=present_splits,
-    instruction_style="reasoning", source_name="reasonvos",
+    instruction_style="reasoning", source_name="reasonvos", extra_checks=checks,
     description="reasoning video object segmentation (VideoLISA, NeurIPS 2024): 91 videos, 458 samples",
 )
