@@ -55,7 +55,7 @@ class Problem:
 @dataclass
 class Report:
     """Every problem found in one subject (a benchmark copy, a prediction folder), plus the facts
-    (counts, version) a reader needs to trust it. ``strict`` makes warnings count as errors."""
+    (counts, version) a reader needs to trust it. With ``strict`` a warning fails the verdict too."""
 
     benchmark: str = ""
     root: Path | None = None
@@ -97,16 +97,16 @@ class Report:
 
     @property
     def errors(self) -> list[Problem]:
-        """Errors, and with ``strict`` the warnings too (they then fail the verdict)."""
-        return [p for p in self.problems if p.severity == ERROR or self.strict]
+        return [p for p in self.problems if p.severity == ERROR]
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == WARNING and not self.strict]
+        return [p for p in self.problems if p.severity == WARNING]
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        """No errors (and, with ``strict``, no warnings either)."""
+        return not (self.problems if self.strict else self.errors)
 
     def __bool__(self) -> bool:
         return bool(self.problems)
@@ -118,12 +118,11 @@ class Report:
         return dict(Counter(p.kind for p in self.problems))
 
     def kinds(self, severity: str | None = None) -> Counter:
-        group = self.problems if severity is None else self.errors if severity == ERROR else self.warnings
-        return Counter(p.kind for p in group)
+        return Counter(p.kind for p in self.problems if severity is None or p.severity == severity)
 
     def verdict(self) -> str:
         word = "OK" if self.ok else "BROKEN"
-        strict = ", strict: warnings count as errors" if self.strict and self.problems else ""
+        strict = "; strict: warnings fail too" if self.strict and self.warnings else ""
         return f"VERDICT: {word} ({len(self.errors)} errors, {len(self.warnings)} warnings{strict})"
 
     def title(self) -> str:
