@@ -183,3 +183,18 @@ def test_missing_mask_dict_and_missing_root(tmp_path):
         reasonvos.load_benchmark("mevis", fx.root)
     with pytest.raises(MissingFileError):
         reasonvos.load_benchmark("mevis", tmp_path / "nowhere")
+
+
+def test_a_duplicate_anno_id_in_the_mask_dict_is_refused_naming_the_file_and_the_key(tmp_path):
+    """json.load would keep the last of two RLE lists of anno_id 101, and the score would change."""
+    fx = write_mevis(tmp_path)
+    path = fx.root / "valid_u" / "mask_dict.json"
+    data = json.loads(path.read_text())
+    body = ", ".join(json.dumps({k: v})[1:-1] for k, v in data.items())
+    path.write_text("{" + body + ", " + json.dumps({"101": data["102"]})[1:-1] + "}")
+    bench = reasonvos.load_benchmark("mevis", fx.root)
+    with pytest.raises(MetadataError, match="duplicate key '101'") as err:
+        bench.gt_mask(bench.sample("0ab4afe7fb46/0"), "00000")
+    assert err.value.path == path
+    with pytest.raises(MetadataError, match="duplicate key '101'"):  # remembered, not parsed again
+        bench.gt_mask(bench.sample("377b1c5f365c/0"), "00000")

@@ -151,3 +151,11 @@ def test_validate_reports_broken_metadata_and_exits_1(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "meta_expressions.json: not valid JSON" in out
     assert out.strip().splitlines()[-1].startswith("VERDICT: BROKEN")
+
+
+def test_an_exp_text_that_is_not_a_string_is_not_called_empty(tmp_path):
+    root = write_reasonvos(tmp_path)
+    _edit_meta(root, lambda d: d["videos"]["a1b2c3_d4"]["expressions"][0].__setitem__("exp_text", 5))
+    with pytest.raises(MetadataError, match="'exp_text' 5, which is not a string") as e:
+        reasonvos.load_benchmark("reasonvos", root)
+    assert "empty" not in str(e.value)
