@@ -29,6 +29,7 @@ Mask files are checked in a process pool; frames are decoded only with ``deep`` 
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -43,7 +44,7 @@ from reasonvos.benchmarks.model import Benchmark, Sample, Video
 from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import InputError, MaskError, MetadataError, MissingFileError
 from reasonvos.masks import png_size, read_png_values
-from reasonvos.report import EXAMPLES, Abandoned, Problem, Report
+from reasonvos.report import EXAMPLES, Abandoned, Collect, Problem, Report
 
 __all__ = ["EXAMPLES", "Problem", "Report", "check_frame", "check_mask_file", "validate"]
 
@@ -246,8 +247,9 @@ def _check_gt(report: Report, bench: Benchmark, workers: int | None) -> int:
     """Every GT mask decodes at its frame's size; sequences have no holes; RLE GT decodes.
     Returns how many mask files were checked."""
     binary = _binary_gt(bench)
-    tasks: dict[str, tuple] = {}
-    folders: set[Path] = set()
+    tasks: dict[str, tuple] = {}  # PNG files: checked file by file, in a pool
+    others: dict[str, tuple[Sample, str]] = {}  # files in a format of the benchmark's own: its decoder
+    folders: dict[Path, set[str]] = defaultdict(set)  # GT folder -> suffixes of its GT files
     rle: list[Sample] = []
     sizes: dict[str, Size | None] = {}
     for s in bench.samples:
@@ -262,18 +264,24 @@ def _check_gt(report: Report, bench: Benchmark, workers: int | None) -> int:
             continue
         if not files:
             continue
-        folder = Path(next(iter(files.values()))).parent
-        folders.update(Path(p).parent for p in files.values())
+        for path in files.values():
+            folders[Path(path).parent].add(Path(path).suffix.lower())
+        first = Path(next(iter(files.values())))
         for frame, before, after in _holes(video.frames, files):
-            report.warn("gt-hole", folder / f"{frame}.png", f"no GT mask for listed frame {frame!r}, but frames "
-                        f"{before!r} and {after!r} around it have one (a lost file? the scorer skips frames "
-                        "without GT; sparse GT is legal)")
+            report.warn("gt-hole", first.parent / f"{frame}{first.suffix}", f"no GT mask for listed frame "
+                        f"{frame!r}, but frames {before!r} and {after!r} around it have one (a lost file? the "
+                        "scorer skips frames without GT; sparse GT is legal)")
         if video.id not in sizes:
             sizes[video.id] = _video_size(video)
         for frame, path in files.items():
-            if str(path) not in tasks:
-                image = None if video.image_dir is None else str(video.image_dir / f"{frame}{video.image_ext}")
-                tasks[str(path)] = (str(path), image, sizes[video.id], binary, video.id)
+            key = str(path)
+            if key in tasks or key in others:
+                continue
+            if Path(path).suffix.lower() != ".png":
+                others[key] = (s, frame)
+                continue
+            image = None if video.image_dir is None else str(video.image_dir / f"{frame}{video.image_ext}")
+            tasks[key] = (key, image, sizes[video.id], binary, video.id)
     _scan_gt_folders(report, folders)
     read: dict[str, list[tuple[str, Size]]] = defaultdict(list)
     ordered = list(tasks.values())
@@ -287,21 +295,36 @@ def _check_gt(report: Report, bench: Benchmark, workers: int | None) -> int:
             if size != usual:
                 report.error("mask-size", path, f"mask is {_hw(size)} but the other masks of video {vid!r} are "
                              f"{_hw(usual)} (no frame to compare with)")
+    for path, (s, frame) in others.items():
+        _check_decoded(report, bench, s, frame, path)
     _check_rle(report, bench, rle)
-    return len(tasks)
+    return len(tasks) + len(others)
 
 
-def _scan_gt_folders(report: Report, folders: Iterable[Path]) -> None:
-    """Files in GT folders that are not PNG masks: the official scorers ignore them."""
-    for folder in sorted(folders):
+def _check_decoded(report: Report, bench: Benchmark, sample: Sample, frame: str, where: str) -> None:
+    """A GT file in a format only the benchmark reads: it decodes with its reader, at the video's size."""
+    try:
+        size = bench.gt_size(sample)
+        mask = bench.gt_mask(sample, frame)
+    except InputError as e:
+        report.error(_kind(e), e.path, e.problem)
+        return
+    if mask.shape != tuple(size):
+        report.error("mask-size", where, f"GT is {_hw(mask.shape)}, frame is {_hw(size)}")
+
+
+def _scan_gt_folders(report: Report, folders: dict[Path, set[str]]) -> None:
+    """Files in GT folders that are not GT masks (another extension): the official scorers ignore them."""
+    for folder, suffixes in sorted(folders.items()):
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as e:
             report.error("unreadable", folder, f"cannot list the GT folder ({e.strerror or e})")
             continue
         for e in entries:
-            if not e.name.lower().endswith(".png") or e.is_dir():
-                report.warn("stray-file", e.path, "not a PNG mask (ignored by the official scorers)")
+            if os.path.splitext(e.name)[1].lower() not in suffixes or e.is_dir():
+                what = "a PNG mask" if suffixes == {".png"} else "a GT mask"
+                report.warn("stray-file", e.path, f"not {what} (ignored by the official scorers)")
 
 
 def _check_rle(report: Report, bench: Benchmark, samples: list[Sample]) -> None:
@@ -325,11 +348,22 @@ def _check_rle(report: Report, bench: Benchmark, samples: list[Sample]) -> None:
 # -------------------------------------------------------------------------------------- API
 
 
+def _load(spec: BenchmarkSpec, root: Path, split: str | None, sink: Collect) -> Benchmark:
+    """Load with the collecting sink; a plugin whose ``load`` takes no sink stops at its first error."""
+    try:
+        params = inspect.signature(spec.load).parameters.values()
+    except (TypeError, ValueError):
+        params = ()
+    if any(p.name == "sink" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return spec.load(root, split, sink=sink)
+    return spec.load(root, split)
+
+
 def _validate_split(report: Report, spec: BenchmarkSpec, root: Path, split: str | None, deep: bool,
                     workers: int | None) -> None:
     suffix = f" (split {split})" if split else ""
     try:
-        bench = spec.load(root, split, sink=report.sink("loader", suffix))
+        bench = _load(spec, root, split, report.sink("loader", suffix))
     except Abandoned:
         return  # what stopped it is in the report
     except InputError as e:
