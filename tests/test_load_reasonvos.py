@@ -159,3 +159,13 @@ def test_an_exp_text_that_is_not_a_string_is_not_called_empty(tmp_path):
     with pytest.raises(MetadataError, match="'exp_text' 5, which is not a string") as e:
         reasonvos.load_benchmark("reasonvos", root)
     assert "empty" not in str(e.value)
+
+
+def test_a_mask_folder_that_is_a_broken_link_is_called_one(tmp_path):
+    root = write_reasonvos(tmp_path)
+    folder = root / "Annotations" / "vipseg_127_-hIVCYO4C90_000006101"
+    shutil.rmtree(folder)
+    folder.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(MissingFileError, match="is a broken symbolic link") as err:
+        reasonvos.load_benchmark("reasonvos", root)
+    assert err.value.path == folder

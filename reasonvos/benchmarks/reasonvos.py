@@ -285,7 +285,8 @@ def load(root: str | Path, split: str | None = None, *, sink: Raise = RAISE) -> 
             folder = mask_folder_key(source, vid, obj_id)
             mdir = _mask_folder(ann_root, source, vid, obj_id)
             if not mdir.is_dir():
-                sink.error(MissingFileError, mdir, f"mask folder for {ewhere} (object {obj_id!r}) not found",
+                state = "is a broken symbolic link" if mdir.is_symlink() else "not found"
+                sink.error(MissingFileError, mdir, f"mask folder for {ewhere} (object {obj_id!r}) {state}",
                            kind="dangling-reference")
                 continue
             if not isinstance(is_sent, bool):
