@@ -198,3 +198,16 @@ def test_a_duplicate_anno_id_in_the_mask_dict_is_refused_naming_the_file_and_the
     assert err.value.path == path
     with pytest.raises(MetadataError, match="duplicate key '101'"):  # remembered, not parsed again
         bench.gt_mask(bench.sample("377b1c5f365c/0"), "00000")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [('{"videos": {"v": {"frames": [' + "9" * 5000 + "]}}}", "digits"), ("[" * 100_000 + "]" * 100_000, "nested")],
+)
+def test_hostile_json_in_the_metadata_is_one_error_naming_the_file(tmp_path, text, reason):
+    fx = write_mevis(tmp_path)
+    path = fx.root / "valid_u" / "meta_expressions.json"
+    path.write_text(text)
+    with pytest.raises(MetadataError, match=reason) as err:
+        reasonvos.load_benchmark("mevis", fx.root)
+    assert err.value.path == path

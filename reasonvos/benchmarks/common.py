@@ -69,6 +69,9 @@ def read_json_strict(path: str | Path, what: str | None = "metadata", sink: Rais
     except json.JSONDecodeError as e:
         sink.fatal(MetadataError, path, f"{prefix}not valid JSON: {e.msg} at line {e.lineno} column {e.colno}",
                    kind="metadata")
+    except (ValueError, RecursionError) as e:  # an int of over 4300 digits; nesting deeper than the stack
+        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e).split(";")[0]
+        sink.fatal(MetadataError, path, f"{prefix}not readable JSON ({reason})", kind="metadata")
     except OSError as e:
         sink.fatal(MetadataError, path, f"cannot read {what or 'file'} ({e.strerror or e})", kind="metadata")
     raise AssertionError("unreachable")  # every branch above raised
