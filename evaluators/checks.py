@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from reasonvos.errors import PredictionError
+from reasonvos.report import ERROR, Report
+from reasonvos.report import Problem as _Problem
 
 #: problem kinds, in the order the report lists them
 KINDS = {
@@ -34,37 +36,29 @@ KINDS = {
 }
 
 
-@dataclass(frozen=True)
-class Problem:
-    kind: str
-    path: str
-    detail: str = ""
+class Problem(_Problem):
+    """A prediction problem (always an error): ``Problem(kind, path, detail)``; ``.path`` and
+    ``.detail`` are the shared :class:`reasonvos.report.Problem`'s ``where`` and ``message``."""
 
-    def line(self) -> str:
-        return f"{self.path}: {self.detail}" if self.detail else self.path
+    def __init__(self, kind: str, path: str, detail: str = "") -> None:
+        super().__init__(ERROR, kind, str(path), detail)
 
 
-@dataclass
-class CheckReport:
-    """Problems found in one prediction folder, grouped by kind."""
+class CheckReport(Report):
+    """Problems found in one prediction folder, grouped by kind: the toolkit's one report type
+    (:class:`reasonvos.report.Report`), built as ``CheckReport(pred_dir, problems)``."""
 
-    pred_dir: Path
-    problems: list[Problem] = field(default_factory=list)
+    def __init__(self, pred_dir: Path, problems: Iterable[Problem] = ()) -> None:
+        super().__init__(root=Path(pred_dir))
+        self.add(problems)
 
-    def add(self, problems: Iterable[Problem]) -> None:
+    def add(self, problems: Iterable[Problem]) -> None:  # type: ignore[override]
+        """Keep every problem as given (the prediction checks never report one twice)."""
         self.problems.extend(problems)
 
-    def __bool__(self) -> bool:
-        return bool(self.problems)
-
-    def of_kind(self, *kinds: str) -> list[Problem]:
-        return [p for p in self.problems if p.kind in kinds]
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for p in self.problems:
-            out[p.kind] = out.get(p.kind, 0) + 1
-        return out
+    @property
+    def pred_dir(self) -> Path:
+        return self.root
 
     def format(self, limit: int | None = None) -> str:
         """Human-readable report: one section per kind, every file (or the first ``limit``)."""
@@ -85,7 +79,7 @@ class CheckReport:
         first = self.problems[0].line() if self.problems else ""
         return f"{'; '.join(parts)} (first: {first})"
 
-    def error(self) -> PredictionError:
+    def error(self) -> PredictionError:  # type: ignore[override]  # here: the exception, not a record
         err = PredictionError(self.pred_dir, self.summary())
         err.report = self  # type: ignore[attr-defined]  # the CLI prints the full report
         return err
@@ -198,6 +192,9 @@ def index_labels(
         return None, Problem("values", str(path), "colour PNG; an index (palette) PNG with object ids is expected")
     top = int(arr.max(initial=0))
     if top == 255:
+        if not np.isin(arr, (0, 255)).all():  # ids and 255: the void label of DAVIS ground truth
+            return None, Problem("values", str(path), "value 255 (the void label of DAVIS ground truth) is not "
+                                 "an object id; a prediction holds 0 and object ids only")
         return None, Problem(
             "values", str(path), "value 255: a 0/255 binary mask where an index PNG with object ids is expected"
         )

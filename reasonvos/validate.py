@@ -3,158 +3,124 @@
 The validator reports, it does not stop at the first problem: a copy with a wrong structure, a
 missing or undecodable file or a dangling reference has ERRORS (it cannot be scored as is); a
 copy that is merely different from the published release (a subset, counts that match another
-version, repeated ids the format allows) has WARNINGS. Problems are grouped by kind with counts
-and the first examples, and the report ends with one verdict line.
+version, repeated ids the format allows, files nothing reads) has WARNINGS; ``strict`` counts
+warnings as errors. Problems are grouped by kind with counts and the first examples, and the
+report (:class:`reasonvos.report.Report`) ends with one verdict line.
 
-The parsed view comes from the loaders (:func:`reasonvos.load_benchmark`); a loader's
-InputError becomes an error of kind ``loader``. ReasonVOS, whose traps are in the raw files
-(schema versions, mask folder names, GT stems vs JPEG stems), is also checked file by file.
-Masks are decoded in a process pool; frames only with ``deep`` (header checks otherwise).
+There is one parser per format: each split is read by the benchmark's own loader, with a
+collecting sink instead of the raising one ``load_benchmark`` uses, so validation and loading
+cannot disagree about a file. On the loaded benchmark, checks that need only the Benchmark API
+run for every benchmark:
+
+- each video's JPEG folder against its metadata ``frames``: a listed frame missing (or a broken
+  link), a JPEG the metadata does not list, another order than the sorted file names. The
+  official inference scripts list a video's frames with ``sorted(glob(<video>/*.jpg))``, not
+  with the metadata, so any difference changes what they read;
+- every GT mask file (:meth:`Benchmark.gt_files`), read through :mod:`reasonvos.masks` with the
+  scorer's decode rules: it decodes, its header size is its frame's (or, when its JPEG is
+  missing, the video's), binary masks hold binary values, index masks are not colour PNGs; and
+  holes in a mask sequence (a listed frame without GT where the sequence's usual spacing says
+  one should be: a warning, since sparse GT is legal); GT stored inside a file (RLE) is decoded
+  sample by sample instead;
+- then the benchmark's own ``extra_checks`` (published counts, version notes, its other files).
+
+Mask files are checked in a process pool; frames are decoded only with ``deep`` (headers otherwise).
 """
 
 from __future__ import annotations
 
-import json
+import inspect
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from reasonvos.acquire.sources import published_counts
-from reasonvos.benchmarks.registry import BENCHMARKS, load_benchmark
-from reasonvos.errors import InputError
-from reasonvos.fileio import write_json_atomic
+from reasonvos.benchmarks import registry
+from reasonvos.benchmarks.model import Benchmark, Sample, Video
+from reasonvos.benchmarks.registry import BenchmarkSpec
+from reasonvos.errors import InputError, MaskError, MetadataError, MissingFileError
+from reasonvos.masks import png_size, read_png_values
+from reasonvos.report import EXAMPLES, Abandoned, Collect, Problem, Report
 
-EXAMPLES = 5
+__all__ = ["EXAMPLES", "Problem", "Report", "check_frame", "check_mask_file", "validate"]
+
 # what a damaged image raises; a header claiming a huge size is a DecompressionBombError (not an OSError)
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 _POOL_MIN_TASKS = 400  # below this, a process pool costs more than it saves
 
-
-@dataclass(frozen=True)
-class Problem:
-    severity: str  # "error" or "warning"
-    kind: str
-    where: str
-    message: str
-
-
-@dataclass
-class Report:
-    """Everything found, plus the facts (counts, version) a reader needs to trust the copy."""
-
-    benchmark: str
-    root: Path
-    split: str | None = None
-    problems: list[Problem] = field(default_factory=list)
-    facts: dict = field(default_factory=dict)
-    _seen: set = field(default_factory=set, repr=False)
-
-    def add(self, problem: Problem) -> None:
-        """Record a problem once (two samples sharing an object must not report it twice)."""
-        if problem not in self._seen:
-            self._seen.add(problem)
-            self.problems.append(problem)
-
-    def error(self, kind: str, where: object, message: str) -> None:
-        self.add(Problem("error", kind, str(where), message))
-
-    def warn(self, kind: str, where: object, message: str) -> None:
-        self.add(Problem("warning", kind, str(where), message))
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def kinds(self, severity: str | None = None) -> Counter:
-        return Counter(p.kind for p in self.problems if severity is None or p.severity == severity)
-
-    def verdict(self) -> str:
-        word = "OK" if self.ok else "BROKEN"
-        return f"VERDICT: {word} ({len(self.errors)} errors, {len(self.warnings)} warnings)"
-
-    def format(self, examples: int = EXAMPLES) -> str:
-        lines = [f"validate {self.benchmark} at {self.root}" + (f" (split {self.split})" if self.split else "")]
-        for key, value in self.facts.items():
-            lines.append(f"  {key}: {value}")
-        for severity, title in (("error", "ERRORS"), ("warning", "WARNINGS")):
-            group = [p for p in self.problems if p.severity == severity]
-            if not group:
-                continue
-            lines.append(f"{title} ({len(group)})")
-            by_kind: dict[str, list[Problem]] = defaultdict(list)
-            for p in group:
-                by_kind[p.kind].append(p)
-            for kind, items in sorted(by_kind.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-                lines.append(f"  [{kind}] x{len(items)}")
-                for p in items[:examples]:
-                    lines.append(f"    {p.where}: {p.message}")
-                if len(items) > examples:
-                    lines.append(f"    ... and {len(items) - examples} more")
-        lines.append(self.verdict())
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict:
-        return {
-            "benchmark": self.benchmark, "root": str(self.root), "split": self.split, "ok": self.ok,
-            "verdict": self.verdict(), "facts": self.facts,
-            "counts": {"errors": dict(self.kinds("error")), "warnings": dict(self.kinds("warning"))},
-            "problems": [p.__dict__ for p in self.problems],
-        }
-
-    def write_json(self, path: str | Path) -> None:
-        write_json_atomic(path, self.to_dict())
+Finding = tuple[str, str, str, str]  # (severity, kind, where, message)
+Size = tuple[int, int]
 
 
 # ------------------------------------------------------------------------- file-level checks
 
-Finding = tuple[str, str, str, str]  # (severity, kind, where, message)
+
+def _hw(size: Size) -> str:
+    return f"{size[0]}x{size[1]}"
 
 
-def check_binary_mask(mask: str, frame: str | None) -> list[Finding]:
-    """Decode one binary GT PNG; check its values and that its size is its frame's (header)."""
-    out: list[Finding] = []
-    try:
-        with Image.open(mask) as img:
-            img.load()
-            mode, size = img.mode, img.size
-            arr = np.asarray(img.convert("L") if mode in ("RGB", "RGBA", "LA") else img)
-    except _DECODE_ERRORS as e:
-        return [("error", "undecodable-mask", mask, f"PNG does not decode ({e})")]
-    if mode in ("RGB", "RGBA", "LA"):
-        out.append(("warning", "rgb-mask", mask, f"colour PNG (mode {mode}): binary evaluators still see non-zero "
-                    "luma as foreground, but ids are lost; expected single-channel 0/255"))
-    values = set(np.unique(arr).tolist())
-    if mode != "1" and not (values <= {0, 255} or values <= {0, 1}):
-        shown = sorted(values)[:6]
-        out.append(("warning", "mask-values", mask, f"values {shown} are not binary 0/255 or 0/1 "
-                    "(any non-zero is foreground for the official scorer)"))
+def _missing(path: str, what: str) -> Finding:
+    """A file that is not there, told apart from a symbolic link whose target is gone."""
+    if os.path.islink(path):
+        return ("error", "broken-link", path, f"{what} is a broken symbolic link (to {os.readlink(path)!r}, "
+                "which does not exist)")
+    return ("error", "missing-file", path, f"{what} not found")
+
+
+def check_mask_file(mask: str, frame: str | None, video_size: Size | None, binary: bool,
+                    video: str = "") -> tuple[list[Finding], Size | None]:
+    """Check one GT mask file: (findings, its size or None when unreadable).
+
+    The header is read first and compared with the frame's size (the video's when its JPEG is
+    missing), so a mask of the wrong (or an absurd) size is reported without being decoded. Then
+    the values are read with :func:`reasonvos.masks.read_png_values`, the scorer's reader.
+    """
+    if not os.path.lexists(mask) or (os.path.islink(mask) and not os.path.exists(mask)):
+        return [_missing(mask, "GT mask")], None
+    frame_size = None
     if frame is not None and os.path.isfile(frame):
         try:
-            with Image.open(frame) as f:
-                fsize = f.size
-        except _DECODE_ERRORS:
-            fsize = None  # the frame's own problem is reported by the frame check
-        if fsize is not None and fsize != size:
-            out.append(("error", "mask-size", mask, f"mask is {size[1]}x{size[0]} but its frame is {fsize[1]}x{fsize[0]}"))
-    return out
+            frame_size = png_size(frame)
+        except InputError:
+            frame_size = None  # the frame's own problem is reported by the frame check
+    try:
+        size = png_size(mask)
+    except InputError as e:
+        return [("error", "undecodable-mask", mask, e.problem)], None
+    if frame_size is not None and size != frame_size:
+        return [("error", "mask-size", mask, f"mask is {_hw(size)} but its frame is {_hw(frame_size)}")], size
+    if frame_size is None and video_size is not None and size != video_size:
+        own = "its own JPEG is missing" if frame is not None else "the video has no JPEGs"
+        return [("error", "mask-size", mask, f"mask is {_hw(size)} but the other frames of video {video!r} are "
+                 f"{_hw(video_size)} ({own})")], size
+    try:
+        arr = read_png_values(mask)
+    except InputError as e:
+        return [("error", "undecodable-mask", mask, e.problem)], None
+    except _DECODE_ERRORS as e:
+        return [("error", "undecodable-mask", mask, f"PNG does not decode ({e})")], None
+    out: list[Finding] = []
+    if arr.ndim == 3:
+        if binary:
+            out.append(("warning", "rgb-mask", mask, f"colour PNG ({arr.shape[2]} channels): binary evaluators still "
+                        "see non-zero luma as foreground, but ids are lost; expected single-channel 0/255"))
+        else:
+            out.append(("error", "rgb-mask", mask, "colour PNG where palette ids are expected: re-saved with cv2 or "
+                        "an editor? object ids cannot be recovered"))
+    elif binary:
+        values = set(np.unique(arr).tolist())
+        if not (values <= {0, 255} or values <= {0, 1}):
+            out.append(("warning", "mask-values", mask, f"values {sorted(values)[:6]} are not binary 0/255 or 0/1 "
+                        "(any non-zero is foreground for the official scorer)"))
+    return out, size
 
 
 def check_frame(frame: str) -> list[Finding]:
-    """Fully decode one JPEG frame (``--deep``)."""
+    """Fully decode one JPEG frame (``deep``)."""
     try:
         with Image.open(frame) as img:
             img.load()
@@ -163,348 +129,274 @@ def check_frame(frame: str) -> list[Finding]:
     return []
 
 
-def _run_checks(fn: Callable[..., list[Finding]], tasks: list[tuple], report: Report, workers: int | None) -> None:
+def _map(fn: Callable, tasks: list[tuple], workers: int | None) -> Iterator:
     """Run file checks, in a process pool when there are enough to be worth it."""
     if len(tasks) < _POOL_MIN_TASKS or workers == 1:
-        results: Iterable[list[Finding]] = (fn(*t) for t in tasks)
-        for found in results:
-            _add(report, found)
+        yield from (fn(*t) for t in tasks)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for found in pool.map(fn, *zip(*tasks, strict=True), chunksize=64):
-            _add(report, found)
+        yield from pool.map(fn, *zip(*tasks, strict=True), chunksize=64)
 
 
-def _add(report: Report, found: list[Finding]) -> None:
+def _add(report: Report, found: Iterable[Finding]) -> None:
     for severity, kind, where, message in found:
         report.add(Problem(severity, kind, where, message))
 
 
-def _compare_counts(report: Report, observed: dict, published: dict | None, what: str) -> None:
-    """Different counts are a warning: subsets are legal, but the reader must know."""
-    if not published:
-        return
-    for key, value in observed.items():
-        expected = published.get(key)
-        if expected is None or isinstance(expected, dict) or expected == value:
-            continue
-        report.warn("counts", what, f"{value} {key}, published {expected} (a subset, or another release?)")
+# ------------------------------------------------------------------------------------ frames
 
 
-# ---------------------------------------------------------------------------------- ReasonVOS
-
-
-def _read_json_with_duplicates(path: Path) -> tuple[object, list[str]]:
-    """Read JSON, listing keys that repeat within an object (duplicate video ids would vanish)."""
-    duplicates: list[str] = []
-
-    def hook(pairs: list[tuple[str, object]]) -> dict:
-        out: dict = {}
-        for k, v in pairs:
-            if k in out:
-                duplicates.append(k)
-            out[k] = v
-        return out
-
-    if not path.is_file():
-        raise InputError(path, "ReasonVOS metadata not found")
+def _listing(report: Report, folder: Path, what: str) -> set[str] | None:
+    """Names in ``folder``, or None (reported) when it is missing or cannot be listed."""
     try:
-        with path.open("rb") as f:
-            return json.load(f, object_pairs_hook=hook), duplicates
-    except UnicodeDecodeError as e:
-        raise InputError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from e
-    except json.JSONDecodeError as e:
-        raise InputError(path, f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
-
-
-def _validate_reasonvos(report: Report, root: Path, deep: bool, workers: int | None) -> None:
-    from reasonvos.benchmarks import reasonvos as rv
-
-    try:
-        base = rv.find_root(root)
-    except InputError as e:
-        report.error("structure", e.path, e.problem)
-        return
-    meta_path = base / rv.META_NAME
-    try:
-        meta, duplicates = _read_json_with_duplicates(meta_path)
-    except InputError as e:
-        report.error("metadata", e.path, e.problem)
-        return
-    for key in duplicates:
-        report.error("duplicate-id", meta_path, f"key {key!r} appears twice in one JSON object (json.load keeps "
-                     "only the last, silently)")
-    if not isinstance(meta, dict) or not isinstance(meta.get("videos"), dict):
-        report.error("metadata", meta_path, "top level must be an object with a 'videos' object")
-        return
-    if rv.detect_schema(meta) == "original":
-        report.facts["version"] = "original (Nov 2024)"
-        report.error("schema-version", meta_path, "this is the ORIGINAL ReasonVOS release (2024-11-27, Drive id "
-                     f"{rv.ORIGINAL_DRIVE_ID}: expressions as a dict, video-level is_sent); it does not match the "
-                     f"current evaluation; download the current release (Drive id {rv.CURRENT_DRIVE_ID})")
-        return
-    report.facts["version"] = "current (Dec 2024 schema)"
-    ann_root, jpeg_root = base / "Annotations", base / "JPEGImages"
-    for folder in (ann_root, jpeg_root):
-        if not folder.is_dir():
-            report.error("structure", folder, "folder not found")
-    referenced: dict[Path, tuple[str, Path]] = {}  # mask folder -> (video, JPEG folder)
-    frames_of: dict[str, set[str]] = {}
-    n_exp, kinds, per_source = 0, Counter(), Counter()
-    frame_tasks: list[tuple] = []
-    for vid, entry in meta["videos"].items():
-        where = f"{meta_path}: videos[{vid!r}]"
-        if not isinstance(entry, dict):
-            report.error("metadata", where, "must be an object")
-            continue
-        source = entry.get("source")
-        if not isinstance(source, str) or not source:
-            report.error("metadata", where, "has no 'source'")
-            continue
-        per_source[source.lower()] += 1
-        frames = entry.get("frames")
-        if not isinstance(frames, list) or not frames:
-            report.error("metadata", where, "'frames' must be a non-empty list")
-            frames = []
-        frames = [str(f) for f in frames]
-        for f, n in Counter(frames).items():
-            if n > 1:
-                report.error("duplicate-id", where, f"frame {f!r} is listed {n} times")
-        frames_of[vid] = set(frames)
-        vdir = jpeg_root / vid
-        if not vdir.is_dir():
-            report.error("missing-file", vdir, f"JPEG folder of video {vid!r} not found")
-        else:
-            for f in frames:
-                path = vdir / f"{f}.jpg"
-                if not path.is_file():
-                    hint = " (frames must be listed as stems, without an extension)" if "." in f else ""
-                    report.error("missing-frame", path, f"frame {f!r} listed in the metadata is not on disk{hint}")
-                elif deep:
-                    frame_tasks.append((str(path),))
-        exps = entry.get("expressions")
-        if not isinstance(exps, list):
-            report.error("metadata", where, "'expressions' must be a list")
-            continue
-        seen: Counter = Counter()
-        for pos, exp in enumerate(exps):
-            ewhere = f"{where}['expressions'][{pos}]"
-            if not isinstance(exp, dict) or any(k not in exp for k in ("obj_id", "exp_id", "exp_text")):
-                report.error("metadata", ewhere, "needs 'obj_id', 'exp_id' and 'exp_text'")
-                continue
-            n_exp += 1
-            if not isinstance(exp["exp_text"], str) or not exp["exp_text"].strip():
-                report.error("metadata", ewhere, "empty 'exp_text'")
-            if "is_sent" in exp:
-                kinds["long" if exp["is_sent"] else "short"] += 1
-            obj, eid = str(exp["obj_id"]), str(exp["exp_id"])
-            seen[(obj, eid)] += 1
-            if seen[(obj, eid)] == 2:
-                report.warn("repeated-exp-id", ewhere, f"exp_id {eid!r} repeats for object {obj!r} (known in the "
-                            "release; samples are told apart by list position)")
-            mdir = ann_root / rv.mask_folder_key(source, vid, obj)
-            if not mdir.is_dir() and (ann_root / rv.mask_folder_key(source.lower(), vid, obj)).is_dir():
-                mdir = ann_root / rv.mask_folder_key(source.lower(), vid, obj)
-            if not mdir.is_dir():
-                report.error("dangling-reference", ewhere, f"object {obj!r}: mask folder {mdir.name!r} not found")
-                continue
-            referenced[mdir] = (vid, vdir)
-    if ann_root.is_dir():
-        for d in sorted(ann_root.iterdir()):
-            if d.is_dir() and d not in referenced:
-                report.warn("unreferenced-mask-folder", d, "no expression refers to this mask folder")
-            elif not d.is_dir():
-                report.warn("stray-file", d, "not a mask folder")
-    mask_tasks: list[tuple] = []
-    for mdir, (vid, vdir) in sorted(referenced.items()):
-        pngs = []
-        for p in sorted(mdir.iterdir()):
-            if p.suffix.lower() != ".png" or not p.is_file():
-                report.warn("stray-file", p, "not a PNG mask (ignored by the official scorer)")
-            else:
-                pngs.append(p)
-        if not pngs:
-            report.error("missing-file", mdir, "mask folder holds no PNG masks")
-        for p in pngs:
-            if p.stem not in frames_of.get(vid, set()):
-                report.error("mask-without-frame", p, f"GT mask stem {p.stem!r} is not a listed frame of {vid!r} "
-                             "(GT stems must be a subset of the JPEG stems)")
-                continue
-            mask_tasks.append((str(p), str(vdir / f"{p.stem}.jpg")))
-    _run_checks(check_binary_mask, mask_tasks, report, workers)
-    _run_checks(check_frame, frame_tasks, report, workers)
-    observed = {"videos": len(meta["videos"]), "expressions": n_exp, "objects": len(referenced),
-                "short": kinds["short"], "long": kinds["long"]}
-    report.facts.update(observed)
-    report.facts["masks"] = len(mask_tasks)
-    published = published_counts("reasonvos", "test")
-    _compare_counts(report, observed, published, str(meta_path))
-    if published and per_source != Counter(published.get("videos_per_source", {})):
-        report.warn("counts", meta_path, f"videos per source {dict(per_source)}, published "
-                    f"{published.get('videos_per_source')}")
-    if not report.errors:
-        try:
-            load_benchmark("reasonvos", root)
-        except InputError as e:
-            report.error("loader", e.path, e.problem)
-
-
-# ------------------------------------------------------------------------------- the others
-
-
-def _present_splits(name: str, root: Path) -> list[str | None]:
-    """Which splits of a benchmark this copy holds (a copy need not hold all of them)."""
-    if name == "mevis":
-        bases = (root, root / "mevis")
-        return [s for s in ("train", "valid_u", "valid") if any((b / s).is_dir() for b in bases)]
-    if name == "refytvos":
-        bases = (root, root / "ref-youtube-vos")
-        return [s for s in ("train", "valid")
-                if any((b / "meta_expressions" / s / "meta_expressions.json").is_file() for b in bases)]
-    if name == "refdavis":
-        return ["valid"]
-    return [None]
-
-
-def _validate_loaded(report: Report, bench, deep: bool, workers: int | None) -> dict:
-    """Checks that need only the Benchmark API: frames on disk, GT decodes at the frame size."""
-    split = bench.split
-    tag = f"{split}" if split else bench.name
-    frame_tasks: list[tuple] = []
-    n_frames = 0
-    for vid, video in bench.videos.items():
-        for f, n in Counter(video.frames).items():
-            if n > 1:
-                report.error("duplicate-id", f"{bench.meta_path}: {vid}", f"frame {f!r} listed {n} times")
-        n_frames += len(video.frames)
-        if video.image_dir is None:
-            continue
-        for f in video.frames:
-            path = video.image_path(f)
-            if not path.is_file():
-                report.error("missing-frame", path, f"frame {f!r} of video {vid!r} is not on disk")
-            elif deep:
-                frame_tasks.append((str(path),))
-    _run_checks(check_frame, frame_tasks, report, workers)
-    objects = {(s.video_id, o) for s in bench.samples for o in s.obj_ids}
-    keys = Counter(s.key for s in bench.samples)
-    for k, n in keys.items():
-        if n > 1:
-            report.error("duplicate-id", bench.meta_path, f"sample key {k!r} appears {n} times")
-    observed = {"videos": len(bench.videos), "expressions": len(bench.samples), "frames": n_frames}
-    if objects:
-        observed["objects"] = len(objects)
-    report.facts[f"{tag}"] = observed | ({"version": bench.version} if bench.version else {})
-    if bench.has_ground_truth:
-        _scan_annotation_dirs(report, bench)
-        _check_gt(report, bench)
-    return observed
-
-
-def _annotation_dir(bench, vid: str) -> Path | None:
-    if getattr(bench, "annotation_root", None) is not None:
-        return Path(bench.annotation_root) / vid
-    if hasattr(bench, "label_dir"):
-        return Path(bench.label_dir(vid))
+        return set(os.listdir(folder))
+    except FileNotFoundError:
+        report.add(Problem(*_missing(str(folder), what)))
+    except NotADirectoryError:
+        report.error("structure", folder, f"{what} is a file, not a folder")
+    except OSError as e:
+        report.error("unreadable", folder, f"cannot list {what} ({e.strerror or e})")
     return None
 
 
-def _scan_annotation_dirs(report: Report, bench) -> None:
-    """Index-PNG folders: stray non-PNG files (warning) and colour PNGs whose ids are lost (error)."""
-    for vid in bench.videos:
-        folder = _annotation_dir(bench, vid)
-        if folder is None or not folder.is_dir():
+def _check_frames(report: Report, bench: Benchmark, deep: bool, workers: int | None) -> None:
+    """Each video's JPEG folder holds exactly its listed frames, in the order a sorted listing gives."""
+    frame_tasks: list[tuple] = []
+    for vid, video in bench.videos.items():
+        folder = video.image_dir
+        if folder is None:
             continue
-        for p in sorted(folder.iterdir()):
-            if p.suffix.lower() != ".png" or not p.is_file():
-                report.warn("stray-file", p, "not a PNG annotation (ignored by the official scorers)")
-                continue
-            try:
-                with Image.open(p) as img:
-                    mode = img.mode
-            except _DECODE_ERRORS:
-                continue  # reported by the GT decode
-            if mode in ("RGB", "RGBA"):
-                report.error("rgb-mask", p, f"colour PNG (mode {mode}) where palette ids are expected: re-saved "
-                             "with cv2 or an editor? object ids cannot be recovered")
+        names = _listing(report, folder, f"JPEG folder of video {vid!r}")
+        if names is None:
+            continue
+        ext = video.image_ext
+        listed = [f"{f}{ext}" for f in video.frames]
+        for f, name in zip(video.frames, listed, strict=True):
+            path = folder / name
+            if name in names and path.is_file():
+                if deep:
+                    frame_tasks.append((str(path),))
+            elif os.path.islink(path):
+                report.add(Problem(*_missing(str(path), f"frame {f!r} of video {vid!r}")))
+            else:
+                hint = " (frames must be listed as stems, without an extension)" if "." in f else ""
+                report.error("missing-frame", path, f"frame {f!r} of video {vid!r} is not on disk{hint}")
+        known = set(listed)
+        for name in sorted(n for n in names if n.endswith(ext) and not n.startswith(".") and n not in known):
+            report.warn("unlisted-frame", folder / name, f"not one of video {vid!r}'s metadata frames, but the "
+                        f"official inference scripts read every *{ext} of the folder")
+        order = sorted(listed)
+        if listed != order:
+            i = next(i for i, (a, b) in enumerate(zip(listed, order, strict=True)) if a != b)
+            report.warn("frame-order", folder, f"the metadata lists {listed[i]!r} at position {i}, where the sorted "
+                        f"file names (what the official scripts read) have {order[i]!r}")
+    for found in _map(check_frame, frame_tasks, workers):
+        _add(report, found)
 
 
-def _check_gt(report: Report, bench) -> None:
-    """Every GT mask decodes at its frame's size (each referred object set once)."""
-    done: set[tuple] = set()
+# -------------------------------------------------------------------------------- ground truth
+
+
+def _kind(e: InputError) -> str:
+    if isinstance(e, MissingFileError):
+        return "missing-file"
+    if isinstance(e, MaskError):
+        return "mask"
+    return "metadata" if isinstance(e, MetadataError) else "loader"
+
+
+def _binary_gt(bench: Benchmark) -> bool:
+    """GT files of a benchmark without object-level labels (no ``gt_labels``) are binary masks;
+    the others are index (palette) PNGs whose values are object ids."""
+    return type(bench).gt_labels is Benchmark.gt_labels
+
+
+def _video_size(video: Video) -> Size | None:
+    """(H, W) from the first listed frame whose header reads, else the metadata's size."""
+    if video.image_dir is not None:
+        for f in video.frames:
+            path = video.image_dir / f"{f}{video.image_ext}"
+            if path.is_file():
+                try:
+                    return png_size(path)
+                except InputError:
+                    continue
+    return video.size
+
+
+def _holes(frames: tuple[str, ...], present: Iterable[str]) -> list[tuple[str, str, str]]:
+    """Listed frames without GT inside a mask sequence: (frame, GT before, GT after).
+
+    The sequence's usual spacing is the most common gap between consecutive GT frames (1 for
+    dense GT, 5 for every-5th-frame GT); a gap that is a multiple of it and larger is a hole.
+    """
+    index = {f: i for i, f in enumerate(frames)}
+    pos = sorted(index[f] for f in present if f in index)
+    gaps = [b - a for a, b in zip(pos, pos[1:], strict=False)]
+    if not gaps:
+        return []
+    step = min(g for g, n in Counter(gaps).items() if n == max(Counter(gaps).values()))
+    out = []
+    for a, b in zip(pos, pos[1:], strict=False):
+        if b - a > step and (b - a) % step == 0:
+            out.extend((frames[i], frames[a], frames[b]) for i in range(a + step, b, step))
+    return out
+
+
+def _check_gt(report: Report, bench: Benchmark, workers: int | None) -> int:
+    """Every GT mask decodes at its frame's size; sequences have no holes; RLE GT decodes.
+    Returns how many mask files were checked."""
+    binary = _binary_gt(bench)
+    tasks: dict[str, tuple] = {}  # PNG files: checked file by file, in a pool
+    others: dict[str, tuple[Sample, str]] = {}  # files in a format of the benchmark's own: its decoder
+    folders: dict[Path, set[str]] = defaultdict(set)  # GT folder -> suffixes of its GT files
+    rle: list[Sample] = []
+    sizes: dict[str, Size | None] = {}
     for s in bench.samples:
+        video = bench.videos[s.video_id]
+        try:
+            files = bench.gt_files(s)
+        except InputError as e:
+            report.error(_kind(e), e.path, e.problem)
+            continue
+        if files is None:
+            rle.append(s)
+            continue
+        if not files:
+            continue
+        for path in files.values():
+            folders[Path(path).parent].add(Path(path).suffix.lower())
+        first = Path(next(iter(files.values())))
+        for frame, before, after in _holes(video.frames, files):
+            report.warn("gt-hole", first.parent / f"{frame}{first.suffix}", f"no GT mask for listed frame "
+                        f"{frame!r}, but frames {before!r} and {after!r} around it have one (a lost file? the "
+                        "scorer skips frames without GT; sparse GT is legal)")
+        if video.id not in sizes:
+            sizes[video.id] = _video_size(video)
+        for frame, path in files.items():
+            key = str(path)
+            if key in tasks or key in others:
+                continue
+            if Path(path).suffix.lower() != ".png":
+                others[key] = (s, frame)
+                continue
+            image = None if video.image_dir is None else str(video.image_dir / f"{frame}{video.image_ext}")
+            tasks[key] = (key, image, sizes[video.id], binary, video.id)
+    _scan_gt_folders(report, folders)
+    read: dict[str, list[tuple[str, Size]]] = defaultdict(list)
+    ordered = list(tasks.values())
+    for task, (found, size) in zip(ordered, _map(check_mask_file, ordered, workers), strict=True):
+        _add(report, found)
+        if size is not None and task[2] is None:
+            read[task[4]].append((task[0], size))
+    for vid, masks in read.items():  # no frame to compare with: the video's own masks must agree
+        usual, _ = Counter(size for _, size in masks).most_common(1)[0]
+        for path, size in masks:
+            if size != usual:
+                report.error("mask-size", path, f"mask is {_hw(size)} but the other masks of video {vid!r} are "
+                             f"{_hw(usual)} (no frame to compare with)")
+    for path, (s, frame) in others.items():
+        _check_decoded(report, bench, s, frame, path)
+    _check_rle(report, bench, rle)
+    return len(tasks) + len(others)
+
+
+def _check_decoded(report: Report, bench: Benchmark, sample: Sample, frame: str, where: str) -> None:
+    """A GT file in a format only the benchmark reads: it decodes with its reader, at the video's size."""
+    try:
+        size = bench.gt_size(sample)
+        mask = bench.gt_mask(sample, frame)
+    except InputError as e:
+        report.error(_kind(e), e.path, e.problem)
+        return
+    if mask.shape != tuple(size):
+        report.error("mask-size", where, f"GT is {_hw(mask.shape)}, frame is {_hw(size)}")
+
+
+def _scan_gt_folders(report: Report, folders: dict[Path, set[str]]) -> None:
+    """Files in GT folders that are not GT masks (another extension): the official scorers ignore them."""
+    for folder, suffixes in sorted(folders.items()):
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            report.error("unreadable", folder, f"cannot list the GT folder ({e.strerror or e})")
+            continue
+        for e in entries:
+            if os.path.splitext(e.name)[1].lower() not in suffixes or e.is_dir():
+                what = "a PNG mask" if suffixes == {".png"} else "a GT mask"
+                report.warn("stray-file", e.path, f"not {what} (ignored by the official scorers)")
+
+
+def _check_rle(report: Report, bench: Benchmark, samples: list[Sample]) -> None:
+    """GT stored inside a file (RLE): each referred object set decodes at the video's size."""
+    done: set[tuple] = set()
+    for s in samples:
         ident = (s.video_id, s.obj_ids)
         if ident in done:
             continue
         done.add(ident)
-        video = bench.videos[s.video_id]
         try:
             size = bench.gt_size(s)
-        except InputError as e:
-            report.error("missing-file", e.path, e.problem)
-            continue
-        try:
             for frame, mask in bench.gt_masks(s):
                 if mask.shape != tuple(size):
-                    report.error("mask-size", f"{video.id}/{frame}", f"GT is {mask.shape[0]}x{mask.shape[1]}, "
-                                 f"frame is {size[0]}x{size[1]}")
+                    report.error("mask-size", f"{s.video_id}/{frame}", f"GT is {_hw(mask.shape)}, "
+                                 f"frame is {_hw(size)}")
         except InputError as e:
-            kind = "missing-file" if type(e).__name__ == "MissingFileError" else "mask"
-            report.error(kind, e.path, e.problem)
-
-
-def _validate_other(report: Report, name: str, root: Path, split: str | None, deep: bool,
-                    workers: int | None) -> None:
-    splits = [split] if split else _present_splits(name, root)
-    if not splits:
-        report.error("structure", root, f"no split of {name} found here")
-        return
-    for sp in splits:
-        try:
-            bench = load_benchmark(name, root, sp)
-        except InputError as e:
-            report.error("loader", e.path, f"{e.problem}" + (f" (split {sp})" if sp else ""))
-            continue
-        observed = _validate_loaded(report, bench, deep, workers)
-        _benchmark_specific(report, name, bench, observed)
-
-
-def _benchmark_specific(report: Report, name: str, bench, observed: dict) -> None:
-    where = str(bench.meta_path)
-    if name == "mevis":
-        version = bench.version or "v1"
-        note = getattr(bench, "version_note", None)
-        if note:
-            report.warn("version", where, note)
-        published = published_counts("mevis", bench.split, version)
-        _compare_counts(report, {k: observed[k] for k in ("videos", "expressions")}, published, where)
-        other = "v1" if version == "v2" else "v2"
-        alt = published_counts("mevis", bench.split, other)
-        if alt and observed["expressions"] == alt.get("expressions") != (published or {}).get("expressions"):
-            report.warn("version", where, f"{observed['expressions']} expressions is the MeViS {other} count for "
-                        f"{bench.split}, but the file read is {version}: label results with the right version")
-    elif name == "refytvos":
-        listed = getattr(bench, "listed_videos", None)
-        excluded = getattr(bench, "excluded_test_count", 0)
-        if bench.split == "valid":
-            report.facts["valid meta"] = f"lists {listed} videos; {excluded} test videos excluded"
-        published = published_counts("refytvos", bench.split)
-        _compare_counts(report, {k: observed[k] for k in ("videos", "expressions")}, published, where)
-    elif name == "refdavis":
-        published = published_counts("refdavis", bench.split)
-        _compare_counts(report, {k: observed[k] for k in ("videos", "frames")}, published, where)
+            report.error(_kind(e), e.path, e.problem)
 
 
 # -------------------------------------------------------------------------------------- API
 
 
+def _load(spec: BenchmarkSpec, root: Path, split: str | None, sink: Collect) -> Benchmark:
+    """Load with the collecting sink; a plugin whose ``load`` takes no sink stops at its first error."""
+    try:
+        params = inspect.signature(spec.load).parameters.values()
+    except (TypeError, ValueError):
+        params = ()
+    if any(p.name == "sink" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return spec.load(root, split, sink=sink)
+    return spec.load(root, split)
+
+
+def _validate_split(report: Report, spec: BenchmarkSpec, root: Path, split: str | None, deep: bool,
+                    workers: int | None) -> None:
+    suffix = f" (split {split})" if split else ""
+    try:
+        bench = _load(spec, root, split, report.sink("loader", suffix))
+    except Abandoned:
+        return  # what stopped it is in the report
+    except InputError as e:
+        report.error("loader", e.path, e.problem + suffix)
+        return
+    observed = {"videos": len(bench.videos), "expressions": len(bench.samples),
+                "frames": sum(len(v.frames) for v in bench.videos.values())}
+    objects = {(s.video_id, o) for s in bench.samples for o in s.obj_ids}
+    if objects:
+        observed["objects"] = len(objects)
+    if split is None:
+        facts = report.facts
+        facts.update(observed)
+    else:
+        facts = report.facts[split] = observed | ({"version": bench.version} if bench.version else {})
+    _check_frames(report, bench, deep, workers)
+    if bench.has_ground_truth:
+        n_masks = _check_gt(report, bench, workers)
+        if n_masks:
+            facts["masks"] = n_masks
+    if spec.extra_checks is not None:
+        spec.extra_checks(bench, report)
+
+
 def validate(name: str, root: str | Path, split: str | None = None, *, deep: bool = False,
-             workers: int | None = None) -> Report:
-    """Validate the copy of benchmark ``name`` at ``root``; never raises for bad data."""
-    if name not in BENCHMARKS:
-        raise InputError(None, f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+             workers: int | None = None, strict: bool = False) -> Report:
+    """Validate the copy of benchmark ``name`` at ``root``; never raises for bad data.
+
+    Without ``split`` every split the copy holds is checked. ``strict`` counts warnings as errors.
+    """
+    spec = registry.get(name)
     root = Path(root)
-    report = Report(name, root, split)
+    report = Report(name, root, split, strict=strict)
     if not root.exists():
         report.error("structure", root, "benchmark root not found")
         return report
@@ -512,11 +404,10 @@ def validate(name: str, root: str | Path, split: str | None = None, *, deep: boo
         report.error("structure", root, "is a file, not a folder: pass the benchmark root (an archive must be "
                      "unpacked first, e.g. with `reasonvos download NAME --archive FILE`)")
         return report
-    if name == "reasonvos":
-        if split not in (None, "test", "all"):
-            report.error("structure", root, f"ReasonVOS has a single evaluation split, not {split!r}")
-            return report
-        _validate_reasonvos(report, root, deep, workers)
-    else:
-        _validate_other(report, name, root, split, deep, workers)
+    splits = [split] if split else spec.present_splits(root)
+    if not splits:
+        report.error("structure", root, f"no split of {name} found here")
+        return report
+    for sp in splits:
+        _validate_split(report, spec, root, sp, deep, workers)
     return report

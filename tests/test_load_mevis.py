@@ -183,3 +183,31 @@ def test_missing_mask_dict_and_missing_root(tmp_path):
         reasonvos.load_benchmark("mevis", fx.root)
     with pytest.raises(MissingFileError):
         reasonvos.load_benchmark("mevis", tmp_path / "nowhere")
+
+
+def test_a_duplicate_anno_id_in_the_mask_dict_is_refused_naming_the_file_and_the_key(tmp_path):
+    """json.load would keep the last of two RLE lists of anno_id 101, and the score would change."""
+    fx = write_mevis(tmp_path)
+    path = fx.root / "valid_u" / "mask_dict.json"
+    data = json.loads(path.read_text())
+    body = ", ".join(json.dumps({k: v})[1:-1] for k, v in data.items())
+    path.write_text("{" + body + ", " + json.dumps({"101": data["102"]})[1:-1] + "}")
+    bench = reasonvos.load_benchmark("mevis", fx.root)
+    with pytest.raises(MetadataError, match="duplicate key '101'") as err:
+        bench.gt_mask(bench.sample("0ab4afe7fb46/0"), "00000")
+    assert err.value.path == path
+    with pytest.raises(MetadataError, match="duplicate key '101'"):  # remembered, not parsed again
+        bench.gt_mask(bench.sample("377b1c5f365c/0"), "00000")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [('{"videos": {"v": {"frames": [' + "9" * 5000 + "]}}}", "digits"), ("[" * 100_000 + "]" * 100_000, "nested")],
+)
+def test_hostile_json_in_the_metadata_is_one_error_naming_the_file(tmp_path, text, reason):
+    fx = write_mevis(tmp_path)
+    path = fx.root / "valid_u" / "meta_expressions.json"
+    path.write_text(text)
+    with pytest.raises(MetadataError, match=reason) as err:
+        reasonvos.load_benchmark("mevis", fx.root)
+    assert err.value.path == path

@@ -151,3 +151,21 @@ def test_validate_reports_broken_metadata_and_exits_1(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "meta_expressions.json: not valid JSON" in out
     assert out.strip().splitlines()[-1].startswith("VERDICT: BROKEN")
+
+
+def test_an_exp_text_that_is_not_a_string_is_not_called_empty(tmp_path):
+    root = write_reasonvos(tmp_path)
+    _edit_meta(root, lambda d: d["videos"]["a1b2c3_d4"]["expressions"][0].__setitem__("exp_text", 5))
+    with pytest.raises(MetadataError, match="'exp_text' 5, which is not a string") as e:
+        reasonvos.load_benchmark("reasonvos", root)
+    assert "empty" not in str(e.value)
+
+
+def test_a_mask_folder_that_is_a_broken_link_is_called_one(tmp_path):
+    root = write_reasonvos(tmp_path)
+    folder = root / "Annotations" / "vipseg_127_-hIVCYO4C90_000006101"
+    shutil.rmtree(folder)
+    folder.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(MissingFileError, match="is a broken symbolic link") as err:
+        reasonvos.load_benchmark("reasonvos", root)
+    assert err.value.path == folder

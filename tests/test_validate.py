@@ -7,6 +7,7 @@ subset, a known quirk of the release) keep it OK.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from writers.reasonvos import write_reasonvos, write_reasonvos_original_schema
 from writers.refdavis import write_refdavis_raw
 from writers.refytvos import write_refytvos
 
+import reasonvos.benchmarks.mevis as mevis_module
 import reasonvos.validate as validate_module
 from reasonvos.cli import main
 from reasonvos.validate import validate
@@ -211,14 +213,14 @@ def test_mevis_version_counts_are_named(tmp_path: Path, monkeypatch):
     """A v2 file holding the v1 number of expressions is flagged (793 vs 907 on the real data)."""
     fx = write_mevis(tmp_path, "valid_u", versions=("v2",))
     n = validate("mevis", fx.root).facts["valid_u"]["expressions"]
-    real = validate_module.published_counts
+    real = mevis_module.published_counts
 
     def fake_counts(name, split=None, version=None):
         if name == "mevis" and version == "v1" and split == "valid_u":
             return {"videos": 2, "expressions": n}
         return real(name, split, version)
 
-    monkeypatch.setattr(validate_module, "published_counts", fake_counts)
+    monkeypatch.setattr(mevis_module, "published_counts", fake_counts)  # MeViS's checks live in its module
     report = validate("mevis", fx.root)
     assert any(p.kind == "version" and "MeViS v1 count" in p.message for p in report.warnings)
 
@@ -285,3 +287,154 @@ def test_duplicate_video_key_in_the_json_is_an_error(rv: Path):
     (rv / "meta_expressions.json").write_text('{"videos": {' + body + "}}")
     report = validate("reasonvos", rv)
     assert any(p.kind == "duplicate-id" and "a1b2c3_d4" in p.message for p in report.errors)
+
+
+# --------------------------------------------------------- one parser: loader and validator agree
+
+
+def _with_a_duplicate_video_key(rv: Path) -> None:
+    """The first video again at the end of the 'videos' object: json.load would keep the last silently."""
+    meta = meta_of(rv)
+    body = ", ".join(json.dumps({k: v})[1:-1] for k, v in meta["videos"].items())
+    again = json.dumps({"a1b2c3_d4": meta["videos"]["a1b2c3_d4"]})[1:-1]
+    (rv / "meta_expressions.json").write_text('{"videos": {' + body + ", " + again + "}}")
+
+
+def test_a_duplicate_video_key_is_refused_by_the_loader_and_reported_by_validate(rv: Path):
+    from reasonvos import load_benchmark
+    from reasonvos.errors import MetadataError
+
+    _with_a_duplicate_video_key(rv)
+    with pytest.raises(MetadataError, match="duplicate key 'a1b2c3_d4'") as err:
+        load_benchmark("reasonvos", rv)
+    assert err.value.path == rv / "meta_expressions.json"
+    [p] = [p for p in validate("reasonvos", rv).errors if p.kind == "duplicate-id"]
+    assert p.where == str(rv / "meta_expressions.json") and "'a1b2c3_d4'" in p.message
+
+
+def test_a_duplicate_anno_id_in_the_mask_dict_is_an_error(tmp_path: Path):
+    """json.load kept the last RLE list of a repeated anno_id, so scores changed and validate said OK."""
+    fx = write_mevis(tmp_path, "valid_u")
+    path = fx.root / "valid_u/mask_dict.json"
+    md = json.loads(path.read_text())
+    body = ", ".join(json.dumps({k: v})[1:-1] for k, v in md.items())
+    path.write_text("{" + body + ", " + json.dumps({"101": md["102"]})[1:-1] + "}")
+    report = validate("mevis", fx.root)
+    assert not report.ok
+    assert any(p.where == str(path) and "duplicate key '101'" in p.message for p in report.errors), report.format()
+
+
+def test_is_sent_is_required_by_validate_as_by_the_loader(rv: Path):
+    meta = meta_of(rv)
+    meta["videos"]["a1b2c3_d4"]["expressions"][0].pop("is_sent")
+    save_meta(rv, meta)
+    assert any("has no 'is_sent'" in p.message for p in validate("reasonvos", rv).errors)
+
+
+def test_is_sent_errors_are_reported_beside_other_errors(rv: Path):
+    """The old validator ran the loader (the only is_sent check) only on a copy without errors."""
+    (rv / "JPEGImages/a1b2c3_d4/00002.jpg").unlink()
+    meta = meta_of(rv)
+    exps = meta["videos"]["127_-hIVCYO4C90"]["expressions"]
+    exps[0]["is_sent"] = "yes"
+    exps[1]["exp_text"] = 5
+    exps[1]["is_sent"] = None
+    save_meta(rv, meta)
+    messages = [p.message for p in validate("reasonvos", rv).errors]
+    assert any("missing" in m or "not on disk" in m for m in messages)
+    assert sum("needs 'is_sent' true or false" in m for m in messages) == 2
+    assert any("'exp_text' 5, which is not a string" in m for m in messages), messages
+
+
+# ------------------------------------------------------------------------ frames vs JPEG folders
+
+
+def test_a_jpeg_the_metadata_does_not_list_is_named(rv: Path):
+    """The official inference scripts read sorted(glob(<video>/*.jpg)), so they would read it."""
+    extra = rv / "JPEGImages/a1b2c3_d4/00004.jpg"
+    shutil.copy(rv / "JPEGImages/a1b2c3_d4/00000.jpg", extra)
+    report = validate("reasonvos", rv)
+    assert report.ok
+    [p] = [p for p in report.warnings if p.kind == "unlisted-frame"]
+    assert p.where == str(extra)
+
+
+def test_frames_listed_in_another_order_than_the_sorted_files_are_named(rv: Path):
+    meta = meta_of(rv)
+    frames = meta["videos"]["a1b2c3_d4"]["frames"]
+    frames[1], frames[2] = frames[2], frames[1]
+    save_meta(rv, meta)
+    [p] = [p for p in validate("reasonvos", rv).warnings if p.kind == "frame-order"]
+    assert p.where == str(rv / "JPEGImages/a1b2c3_d4") and "'00002.jpg' at position 1" in p.message
+
+
+def test_a_jpeg_folder_of_a_video_not_in_the_metadata_is_named(rv: Path):
+    shutil.copytree(rv / "JPEGImages/a1b2c3_d4", rv / "JPEGImages/zz_not_listed")
+    [p] = [p for p in validate("reasonvos", rv).warnings if p.kind == "unlisted-video"]
+    assert p.where == str(rv / "JPEGImages/zz_not_listed")
+
+
+def test_a_listed_frame_that_is_a_broken_link_is_not_called_missing(rv: Path):
+    frame = rv / "JPEGImages/a1b2c3_d4/00001.jpg"
+    frame.unlink()
+    frame.symlink_to(rv / "nowhere.jpg")
+    [p] = validate("reasonvos", rv).errors
+    assert p.kind == "broken-link" and p.where == str(frame) and "broken symbolic link" in p.message
+
+
+# --------------------------------------------------------------------------------- GT sequences
+
+
+def test_a_hole_in_a_gt_sequence_is_a_warning(rv: Path):
+    """A lost GT PNG silently removes that frame from the score; sparse GT is legal, so a warning."""
+    hole = mask_dir(rv) / "00002.png"
+    hole.unlink()
+    report = validate("reasonvos", rv)
+    assert report.ok
+    [p] = [p for p in report.warnings if p.kind == "gt-hole"]
+    assert p.where == str(hole) and "'00001' and '00003'" in p.message
+
+
+def test_regularly_sparse_gt_has_no_hole(rv: Path):
+    (mask_dir(rv) / "00001.png").unlink()
+    (mask_dir(rv) / "00003.png").unlink()
+    assert "gt-hole" not in warnings_of(validate("reasonvos", rv))
+
+
+def test_a_mask_of_the_wrong_size_whose_jpeg_is_missing_is_an_error(rv: Path):
+    (rv / "JPEGImages/a1b2c3_d4/00001.jpg").unlink()
+    Image.fromarray(np.zeros((5, 5), np.uint8), "L").save(mask_dir(rv) / "00001.png")
+    report = validate("reasonvos", rv)
+    [p] = [p for p in report.errors if p.kind == "mask-size"]
+    assert p.where == str(mask_dir(rv) / "00001.png") and "5x5" in p.message and "24x32" in p.message
+
+
+def test_an_unreadable_gt_folder_is_not_an_empty_one(rv: Path, monkeypatch):
+    from reasonvos import load_benchmark
+    from reasonvos.errors import InputError
+
+    bench = load_benchmark("reasonvos", rv)
+    folder = mask_dir(rv)
+    real = os.listdir
+
+    def listdir(path="."):
+        if Path(path) == folder:
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    with pytest.raises(InputError, match="cannot list the ground-truth mask folder") as err:
+        bench.scored_frames(bench.samples[0])
+    assert "no PNG" not in str(err.value)
+
+
+# ---------------------------------------------------------------------------------- --strict
+
+
+def test_strict_turns_warnings_into_a_failure(rv: Path, capsys):
+    """The fixture is a subset of the release: counts warnings, OK, exit 0; with --strict exit 1."""
+    assert main(["validate", "reasonvos", "--root", str(rv)]) == 0
+    assert main(["validate", "reasonvos", "--root", str(rv), "--strict"]) == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("VERDICT: BROKEN (0 errors,") and "strict" in last
+    assert validate("reasonvos", rv, strict=True).to_dict()["ok"] is False

@@ -26,6 +26,7 @@ from reasonvos.benchmarks.model import Benchmark, Sample, Video
 from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
 from reasonvos.masks import png_size, read_index_png
+from reasonvos.report import RAISE, Abandoned, Raise
 
 VOID = 255
 ANNOTATION_FOLDERS = ("Annotations", "Annotations_unsupervised")
@@ -106,38 +107,45 @@ def scan_video(folder: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[in
 
 
 def load(root: str | Path, split: str | None = None, annotations: str | None = None,
-         scan_objects: bool = True) -> DavisBenchmark:
+         scan_objects: bool = True, *, sink: Raise = RAISE) -> DavisBenchmark:
     """Load every video of a DAVIS-layout folder, or those of ``ImageSets/2017/<split>.txt``.
 
     ``annotations`` forces ``"Annotations"`` or ``"Annotations_unsupervised"`` when both exist
     (default: ``Annotations`` first). ``scan_objects=False`` leaves ``obj_ids`` empty instead of
-    decoding every PNG (scoring derives the objects itself).
+    decoding every PNG (scoring derives the objects itself). ``sink`` receives bad input
+    (:mod:`reasonvos.report`): by default the first error raises.
     """
     root = Path(root)
-    ann_root, davis_root = find_annotations(root, annotations)
-    list_path = None
-    if split is not None:
-        if davis_root is None:
-            raise MetadataError(root, f"split {split!r} needs a DAVIS root with ImageSets/2017/{split}.txt")
-        list_path = davis_root / "ImageSets" / "2017" / f"{split}.txt"
-        video_ids = read_lines(list_path, f"DAVIS {split} list")
-    else:
-        video_ids = sorted(p.name for p in ann_root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if not video_ids:
-            raise MissingFileError(ann_root, "no video folders")
+    with sink.guard() as g:
+        ann_root, davis_root = find_annotations(root, annotations)
+        list_path = None
+        if split is not None:
+            if davis_root is None:
+                raise MetadataError(root, f"split {split!r} needs a DAVIS root with ImageSets/2017/{split}.txt")
+            list_path = davis_root / "ImageSets" / "2017" / f"{split}.txt"
+            video_ids = read_lines(list_path, f"DAVIS {split} list")
+        else:
+            video_ids = sorted(p.name for p in ann_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+            if not video_ids:
+                raise MissingFileError(ann_root, "no video folders")
+    if g.failed:
+        raise Abandoned("no DAVIS annotations")
     videos: dict[str, Video] = {}
     samples: list[Sample] = []
     for vid in video_ids:
         folder = ann_root / vid
-        if not folder.is_dir():
-            raise MissingFileError(folder, f"annotation folder of video {vid!r} not found")
-        if scan_objects:
-            frames, obj_ids, size = scan_video(folder)
-        else:
-            frames, obj_ids = tuple(list_stems(folder, ".png")), ()
-            if not frames:
-                raise MissingFileError(folder, "video folder holds no PNG frames")
-            size = png_size(folder / f"{frames[0]}.png")
+        with sink.guard() as g:
+            if not folder.is_dir():
+                raise MissingFileError(folder, f"annotation folder of video {vid!r} not found")
+            if scan_objects:
+                frames, obj_ids, size = scan_video(folder)
+            else:
+                frames, obj_ids = tuple(list_stems(folder, ".png")), ()
+                if not frames:
+                    raise MissingFileError(folder, "video folder holds no PNG frames")
+                size = png_size(folder / f"{frames[0]}.png")
+        if g.failed:
+            continue
         image_dir = davis_root / "JPEGImages" / "480p" / vid if davis_root is not None else None
         videos[vid] = Video(
             id=vid, frames=frames, image_dir=image_dir if image_dir and image_dir.is_dir() else None, size=size,

@@ -15,26 +15,29 @@ it is parsed once per Benchmark on first use and never at load time.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from reasonvos.acquire.sources import published_counts
 from reasonvos.benchmarks.common import (
     check_split,
+    check_unlisted_folders,
     expression_text,
     find_root,
     frame_list,
+    read_json_strict,
     read_meta_json,
     videos_of,
 )
 from reasonvos.benchmarks.model import Benchmark, Sample, Video
 from reasonvos.benchmarks.registry import BenchmarkSpec
-from reasonvos.errors import MaskError, MetadataError, MissingFileError
+from reasonvos.errors import InputError, MaskError, MetadataError, MissingFileError
 from reasonvos.fileio import require_dict
 from reasonvos.masks import decode_rle
+from reasonvos.report import RAISE, Abandoned, Raise, Report
 
 SPLITS = ("train", "valid_u", "valid")
 GT_SPLITS = ("train", "valid_u")
@@ -81,6 +84,7 @@ class MevisBenchmark(Benchmark):
         self.mask_dict_path = mask_dict_path
         self.version_note = version_note
         self._mask_dict: dict | None = None
+        self._mask_dict_error: InputError | None = None
         self._lock = threading.Lock()
         self._sizes: dict[str, tuple[int, int]] = {}
         self._frame_index = {vid: {f: i for i, f in enumerate(v.frames)} for vid, v in self.videos.items()}
@@ -92,6 +96,7 @@ class MevisBenchmark(Benchmark):
         # Workers re-read the mask dict themselves rather than receive a pickled 411 MB dict.
         state = self.__dict__.copy()
         state["_mask_dict"] = None
+        state["_mask_dict_error"] = None
         del state["_lock"]
         return state
 
@@ -104,15 +109,21 @@ class MevisBenchmark(Benchmark):
         if self.mask_dict_path is None:
             raise MetadataError(self.meta_path, f"MeViS split {self.split!r} has no ground truth")
         with self._lock:
+            if self._mask_dict_error is not None:
+                raise self._mask_dict_error  # a 411 MB file that failed once is not parsed again per sample
             if self._mask_dict is None:
                 path = self.mask_dict_path
-                if not path.is_file():
-                    raise MissingFileError(path, "MeViS mask_dict.json not found")
                 try:
-                    with path.open("rb") as f:
-                        value = json.load(f)
-                except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                    raise MetadataError(path, f"mask dict is not valid JSON ({e}); check its sha256") from e
+                    # a repeated anno_id would silently keep the last RLE list: refused, naming the key
+                    value = read_json_strict(path, "MeViS mask_dict.json")
+                except MetadataError as e:
+                    if "not valid JSON" in e.problem:
+                        e = MetadataError(path, f"{e.problem}; check its sha256")
+                    self._mask_dict_error = e
+                    raise e from None
+                except InputError as e:
+                    self._mask_dict_error = e
+                    raise
                 self._mask_dict = require_dict(value, path, "top level")
             return self._mask_dict
 
@@ -169,36 +180,16 @@ class MevisBenchmark(Benchmark):
             yield frame, self.gt_mask(sample, frame)
 
 
-def load(root: str | Path, split: str | None = None, version: str | None = None) -> MevisBenchmark:
-    """Load a MeViS split (default ``valid_u``) from ``mevis/`` or a folder holding it.
-
-    ``version`` picks the expression file ("v1" ``meta_expressions.json``, "v2"
-    ``meta_expressions_v2.json``); without it the one present is read, v1 when both are.
-    """
-    root = find_root(root, "mevis", SPLITS)
-    split = check_split(split, SPLITS, "valid_u", root, "MeViS")
-    split_dir = root / split
-    if not split_dir.is_dir():
-        raise MissingFileError(split_dir, f"MeViS split folder {split!r} not found")
-    meta_path, version_used, note = choose_meta(split_dir, version)
-    videos_meta = videos_of(read_meta_json(meta_path, "MeViS expression file"), meta_path)
-    has_gt = split in GT_SPLITS
-    mask_dict_path = split_dir / "mask_dict.json" if has_gt else None
-    if mask_dict_path is not None and not mask_dict_path.is_file():
-        raise MissingFileError(mask_dict_path, f"MeViS {split} mask_dict.json not found")
-    videos: dict[str, Video] = {}
-    samples: list[Sample] = []
-    for vid, entry in videos_meta.items():
-        where = f"videos[{vid!r}]"
-        entry = require_dict(entry, meta_path, where)
-        frames = frame_list(entry, meta_path, where)
-        image_dir = split_dir / "JPEGImages" / vid
-        videos[vid] = Video(id=vid, frames=frames, image_dir=image_dir if image_dir.is_dir() else None)
-        exps = require_dict(entry.get("expressions"), meta_path, f"{where}['expressions']")
-        for exp_id, exp in exps.items():
-            ewhere = f"{where}['expressions'][{exp_id!r}]"
+def _samples(vid: str, entry: dict, meta_path: Path, split: str, has_gt: bool, sink: Raise) -> list[Sample]:
+    """The samples of one video's expressions (a collecting sink skips the broken ones)."""
+    where = f"videos[{vid!r}]"
+    exps = require_dict(entry.get("expressions"), meta_path, f"{where}['expressions']")
+    samples = []
+    for exp_id, exp in exps.items():
+        ewhere = f"{where}['expressions'][{exp_id!r}]"
+        with sink.guard() as g:
             exp = require_dict(exp, meta_path, ewhere)
-            text = expression_text(exp, meta_path, ewhere)
+            text = expression_text(exp, meta_path, ewhere, sink=sink)
             if has_gt:
                 if "anno_id" not in exp:
                     raise MetadataError(meta_path, f"{ewhere} has no 'anno_id' ({split} has ground truth)")
@@ -209,14 +200,71 @@ def load(root: str | Path, split: str | None = None, version: str | None = None)
             else:
                 anno_ids = []
                 obj_ids = [o for o in _id_list(exp.get("obj_id", []), meta_path, ewhere) if o != "-1"]
-            samples.append(Sample(
-                video_id=vid, exp_id=str(exp_id), text=text, obj_ids=tuple(obj_ids),
-                key=f"{vid}/{exp_id}", extra={"anno_ids": tuple(anno_ids)},
-            ))
+        if g.failed or text is None:
+            continue
+        samples.append(Sample(
+            video_id=vid, exp_id=str(exp_id), text=text, obj_ids=tuple(obj_ids),
+            key=f"{vid}/{exp_id}", extra={"anno_ids": tuple(anno_ids)},
+        ))
+    return samples
+
+
+def load(root: str | Path, split: str | None = None, version: str | None = None, *,
+         sink: Raise = RAISE) -> MevisBenchmark:
+    """Load a MeViS split (default ``valid_u``) from ``mevis/`` or a folder holding it.
+
+    ``version`` picks the expression file ("v1" ``meta_expressions.json``, "v2"
+    ``meta_expressions_v2.json``); without it the one present is read, v1 when both are.
+    ``sink`` receives bad input (:mod:`reasonvos.report`): by default the first error raises.
+    """
+    with sink.guard() as g:
+        root = find_root(root, "mevis", SPLITS)
+        split = check_split(split, SPLITS, "valid_u", root, "MeViS")
+        split_dir = root / split
+        if not split_dir.is_dir():
+            raise MissingFileError(split_dir, f"MeViS split folder {split!r} not found")
+        meta_path, version_used, note = choose_meta(split_dir, version)
+        has_gt = split in GT_SPLITS
+        mask_dict_path = split_dir / "mask_dict.json" if has_gt else None
+    if g.failed:
+        raise Abandoned("MeViS split not found")
+    videos_meta = videos_of(read_meta_json(meta_path, "MeViS expression file", sink), meta_path, sink)
+    if mask_dict_path is not None and not mask_dict_path.is_file():
+        sink.fatal(MissingFileError, mask_dict_path, f"MeViS {split} mask_dict.json not found")
+    videos: dict[str, Video] = {}
+    samples: list[Sample] = []
+    for vid, entry in videos_meta.items():
+        where = f"videos[{vid!r}]"
+        with sink.guard() as g:
+            entry = require_dict(entry, meta_path, where)
+            frames = frame_list(entry, meta_path, where, sink)
+            if frames is not None:
+                image_dir = split_dir / "JPEGImages" / vid
+                video = Video(id=vid, frames=frames, image_dir=image_dir if image_dir.is_dir() else None)
+                samples.extend(_samples(vid, entry, meta_path, split, has_gt, sink))
+                videos[vid] = video
+    check_unlisted_folders(split_dir / "JPEGImages", videos_meta, sink, "JPEG")
     return MevisBenchmark(
         root, split, videos, samples, has_ground_truth=has_gt, version=version_used, meta_path=meta_path,
         mask_dict_path=mask_dict_path, version_note=note,
     )
+
+
+def checks(bench: MevisBenchmark, report: Report) -> None:
+    """Validation: the version read, and counts compared with the published ones of that version
+    (a v2 file with the v1 count, or the reverse, is a mislabelled copy)."""
+    where = str(bench.meta_path)
+    version = bench.version or "v1"
+    if bench.version_note:
+        report.warn("version", where, bench.version_note)
+    observed = {"videos": len(bench.videos), "expressions": len(bench.samples)}
+    published = published_counts("mevis", bench.split, version)
+    report.compare_counts(observed, published, where)
+    other = "v1" if version == "v2" else "v2"
+    alt = published_counts("mevis", bench.split, other)
+    if alt and observed["expressions"] == alt.get("expressions") != (published or {}).get("expressions"):
+        report.warn("version", where, f"{observed['expressions']} expressions is the MeViS {other} count for "
+                    f"{bench.split}, but the file read is {version}: label results with the right version")
 
 
 def present_splits(root: Path) -> list[str | None]:
@@ -230,6 +278,6 @@ SPEC = BenchmarkSpec(
     splits=SPLITS, default_split="valid_u",
     protocols=("expression",), present_splits=present_splits,
     submission_prefix="", server_splits=("valid",),
-    instruction_style="referring", source_name="mevis",
+    instruction_style="referring", source_name="mevis", extra_checks=checks,
     description="motion expressions video segmentation (ICCV 2023)",
 )

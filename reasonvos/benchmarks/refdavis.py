@@ -33,9 +33,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from reasonvos.acquire.sources import published_counts
 from reasonvos.benchmarks.common import (
     check_frames_on_disk,
     check_split,
+    check_unlisted_folders,
     expression_text,
     find_root,
     frame_list,
@@ -49,6 +51,7 @@ from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
 from reasonvos.fileio import require_dict
 from reasonvos.masks import png_size, read_index_png
+from reasonvos.report import RAISE, Abandoned, Raise, Report
 
 SPLITS = ("valid", "train")
 #: split -> (folder of the converted layout, DAVIS ImageSets list name)
@@ -155,47 +158,57 @@ def _obj_id(value: object, path: Path, where: str) -> str:
     return obj
 
 
-def _read_categories(davis: Path) -> dict:
+def _read_categories(davis: Path, sink: Raise = RAISE) -> dict:
     path = davis / "davis_semantics.json"
     if not path.is_file():
         return {}
-    return read_meta_json(path, "DAVIS semantics file")
+    with sink.guard():
+        return read_meta_json(path, "DAVIS semantics file")
+    return {}  # reported by the guard (collecting sink only); the categories are optional
 
 
-def _load_converted(root: Path, split: str) -> RefDavisBenchmark:
+def _load_converted(root: Path, split: str, sink: Raise = RAISE) -> RefDavisBenchmark:
     folder, _ = SPLIT_NAMES[split]
     meta_path = root / "meta_expressions" / folder / "meta_expressions.json"
-    listed = videos_of(read_meta_json(meta_path, "Ref-DAVIS expression file"), meta_path)
-    categories = _read_categories(root / "DAVIS")
+    listed = videos_of(read_meta_json(meta_path, "Ref-DAVIS expression file", sink), meta_path, sink)
+    categories = _read_categories(root / "DAVIS", sink)
     videos: dict[str, Video] = {}
     samples: list[Sample] = []
     label_dirs: dict[str, Path] = {}
     empty: list[str] = []
     for vid, entry in listed.items():
         where = f"videos[{vid!r}]"
-        entry = require_dict(entry, meta_path, where)
-        frames = frame_list(entry, meta_path, where)
-        label_dir = root / folder / "Annotations" / vid
-        if not label_dir.is_dir() and (root / "DAVIS" / "Annotations_unsupervised" / "480p" / vid).is_dir():
-            label_dir = root / "DAVIS" / "Annotations_unsupervised" / "480p" / vid
-        check_frames_on_disk(label_dir, frames, ".png", "annotation")
-        image_dir = next(
-            (d for d in (root / folder / "JPEGImages" / vid, root / "DAVIS" / "JPEGImages" / "480p" / vid)
-             if d.is_dir()), None,
-        )
+        with sink.guard() as g:
+            entry = require_dict(entry, meta_path, where)
+            frames = frame_list(entry, meta_path, where, sink)
+            if frames is None:
+                continue
+            label_dir = root / folder / "Annotations" / vid
+            if not label_dir.is_dir() and (root / "DAVIS" / "Annotations_unsupervised" / "480p" / vid).is_dir():
+                label_dir = root / "DAVIS" / "Annotations_unsupervised" / "480p" / vid
+            check_frames_on_disk(label_dir, frames, ".png", "annotation")
+            image_dir = next(
+                (d for d in (root / folder / "JPEGImages" / vid, root / "DAVIS" / "JPEGImages" / "480p" / vid)
+                 if d.is_dir()), None,
+            )
+            exps = require_dict(entry.get("expressions"), meta_path, f"{where}['expressions']")
+        if g.failed:
+            continue
         videos[vid] = Video(id=vid, frames=frames, image_dir=image_dir)
         label_dirs[vid] = label_dir
-        exps = require_dict(entry.get("expressions"), meta_path, f"{where}['expressions']")
         if not exps:
             empty.append(vid)
         for exp_id, exp in exps.items():
             ewhere = f"{where}['expressions'][{exp_id!r}]"
-            exp = require_dict(exp, meta_path, ewhere)
-            if not str(exp_id).isdigit():
-                raise MetadataError(meta_path, f"{ewhere}: exp_id is not a number (the slot is exp_id % 4)")
-            text = expression_text(exp, meta_path, ewhere)
-            obj = _obj_id(exp.get("obj_id"), meta_path, ewhere)
-            samples.append(_sample(vid, int(exp_id), obj, text, categories))
+            with sink.guard() as g:
+                exp = require_dict(exp, meta_path, ewhere)
+                if not str(exp_id).isdigit():
+                    raise MetadataError(meta_path, f"{ewhere}: exp_id is not a number (the slot is exp_id % 4)")
+                text = expression_text(exp, meta_path, ewhere, sink=sink)
+                obj = _obj_id(exp.get("obj_id"), meta_path, ewhere)
+            if not g.failed and text is not None:
+                samples.append(_sample(vid, int(exp_id), obj, text, categories))
+    check_unlisted_folders(root / folder / "JPEGImages", listed, sink, "JPEG")
     return RefDavisBenchmark(
         root, split, videos, samples, has_ground_truth=True, version="converted", meta_path=meta_path,
         label_dirs=label_dirs, layout="converted", videos_without_expressions=tuple(empty), categories=categories,
@@ -239,14 +252,24 @@ def read_text_annotations(path: Path, encoding: str) -> dict[str, dict[str, str]
     return out
 
 
-def _load_raw(root: Path, split: str) -> RefDavisBenchmark:
+def _load_raw(root: Path, split: str, sink: Raise = RAISE) -> RefDavisBenchmark:
     _, list_name = SPLIT_NAMES[split]
     davis = root / "DAVIS"
     list_path = davis / "ImageSets" / "2017" / f"{list_name}.txt"
-    video_ids = read_lines(list_path, f"DAVIS {list_name} list")
+    with sink.guard() as g:
+        video_ids = read_lines(list_path, f"DAVIS {list_name} list")
+    if g.failed:
+        raise Abandoned("no DAVIS list")
     text_dir = root / TEXT_DIR
-    texts = [read_text_annotations(text_dir / s.file, s.encoding) for s in ANNOTATOR_SLOTS]
-    categories = _read_categories(davis)
+    texts: list[dict[str, dict[str, str]]] = []
+    unread: set[int] = set()  # files that failed (already reported): their absences are not repeated
+    for slot in ANNOTATOR_SLOTS:
+        with sink.guard() as g:
+            texts.append(read_text_annotations(text_dir / slot.file, slot.encoding))
+        if g.failed:
+            texts.append({})
+            unread.add(slot.index)
+    categories = _read_categories(davis, sink)
     videos: dict[str, Video] = {}
     samples: list[Sample] = []
     label_dirs: dict[str, Path] = {}
@@ -254,15 +277,18 @@ def _load_raw(root: Path, split: str) -> RefDavisBenchmark:
     for vid in video_ids:
         label_dir = davis / "Annotations_unsupervised" / "480p" / vid
         image_dir = davis / "JPEGImages" / "480p" / vid
-        if image_dir.is_dir():
-            frames = tuple(list_stems(image_dir, ".jpg"))
-            if not frames:
-                raise MissingFileError(image_dir, f"video {vid} has no JPEG frames")
-            check_frames_on_disk(label_dir, frames, ".png", "annotation")
-        else:
-            frames = tuple(list_stems(label_dir, ".png"))
-            if not frames:
-                raise MissingFileError(label_dir, f"video {vid} has no annotation frames")
+        with sink.guard() as g:
+            if image_dir.is_dir():
+                frames = tuple(list_stems(image_dir, ".jpg"))
+                if not frames:
+                    raise MissingFileError(image_dir, f"video {vid} has no JPEG frames")
+                check_frames_on_disk(label_dir, frames, ".png", "annotation")
+            else:
+                frames = tuple(list_stems(label_dir, ".png"))
+                if not frames:
+                    raise MissingFileError(label_dir, f"video {vid} has no annotation frames")
+        if g.failed:
+            continue
         videos[vid] = Video(id=vid, frames=frames, image_dir=image_dir if image_dir.is_dir() else None)
         label_dirs[vid] = label_dir
         objects = string_sorted(list(dict.fromkeys(o for t in texts for o in t.get(vid, {}))))
@@ -272,8 +298,10 @@ def _load_raw(root: Path, split: str) -> RefDavisBenchmark:
             for slot, per_file in zip(ANNOTATOR_SLOTS, texts, strict=True):
                 text = per_file.get(vid, {}).get(obj)
                 if text is None:
-                    raise MetadataError(text_dir / slot.file, f"no expression for video {vid} object {obj} "
-                                        "(every object needs one in each of the 4 files)")
+                    if slot.index not in unread:
+                        sink.error(MetadataError, text_dir / slot.file, f"no expression for video {vid} object "
+                                   f"{obj} (every object needs one in each of the 4 files)")
+                    continue
                 samples.append(_sample(vid, 4 * k + slot.index, obj, text, categories))
     return RefDavisBenchmark(
         root, split, videos, samples, has_ground_truth=True, version="raw", meta_path=list_path,
@@ -281,22 +309,31 @@ def _load_raw(root: Path, split: str) -> RefDavisBenchmark:
     )
 
 
-def load(root: str | Path, split: str | None = None, layout: str | None = None) -> RefDavisBenchmark:
+def load(root: str | Path, split: str | None = None, layout: str | None = None, *,
+         sink: Raise = RAISE) -> RefDavisBenchmark:
     """Load Ref-DAVIS-17 ``valid`` (default; DAVIS val) or ``train``.
 
     ``layout`` is ``"converted"`` or ``"raw"``; by default the converted meta is used when it
-    exists for the split, else the original archives' files.
+    exists for the split, else the original archives' files. ``sink`` receives bad input
+    (:mod:`reasonvos.report`): by default the first error raises.
     """
-    root = find_root(root, "ref-davis", ("meta_expressions", TEXT_DIR))
-    split = check_split(split, SPLITS, "valid", root, "Ref-DAVIS-17")
-    folder, _ = SPLIT_NAMES[split]
-    if layout is None:
-        layout = "converted" if (root / "meta_expressions" / folder / "meta_expressions.json").is_file() else "raw"
-    if layout == "converted":
-        return _load_converted(root, split)
-    if layout == "raw":
-        return _load_raw(root, split)
-    raise MetadataError(root, f"unknown Ref-DAVIS layout {layout!r}; use 'converted' or 'raw'")
+    with sink.guard() as g:
+        root = find_root(root, "ref-davis", ("meta_expressions", TEXT_DIR))
+        split = check_split(split, SPLITS, "valid", root, "Ref-DAVIS-17")
+        folder, _ = SPLIT_NAMES[split]
+        if layout is None:
+            layout = "converted" if (root / "meta_expressions" / folder / "meta_expressions.json").is_file() else "raw"
+        if layout not in ("converted", "raw"):
+            raise MetadataError(root, f"unknown Ref-DAVIS layout {layout!r}; use 'converted' or 'raw'")
+    if g.failed:
+        raise Abandoned("Ref-DAVIS not found")
+    return _load_converted(root, split, sink) if layout == "converted" else _load_raw(root, split, sink)
+
+
+def checks(bench: RefDavisBenchmark, report: Report) -> None:
+    """Validation: video and frame counts compared with the published ones."""
+    observed = {"videos": len(bench.videos), "frames": sum(len(v.frames) for v in bench.videos.values())}
+    report.compare_counts(observed, published_counts("refdavis", bench.split), str(bench.meta_path))
 
 
 __all__ = ["ANNOTATOR_SLOTS", "RefDavisBenchmark", "Slot", "load", "read_text_annotations"]
@@ -312,6 +349,6 @@ SPEC = BenchmarkSpec(
     splits=SPLITS, default_split="valid",
     split_aliases={None: "val", "valid": "val", "val": "val"},
     protocols=("refdavis", "expression"), present_splits=present_splits,
-    instruction_style="referring", source_name="refdavis",
+    instruction_style="referring", source_name="refdavis", extra_checks=checks,
     description="referring expressions on DAVIS-2017 (Khoreva et al., ACCV 2018), two annotators",
 )

@@ -28,6 +28,7 @@ from reasonvos.errors import InputError
 
 if TYPE_CHECKING:
     from reasonvos.benchmarks.model import Benchmark, Sample
+    from reasonvos.report import Report
 
 #: the entry point group third-party benchmarks register under
 ENTRY_POINT_GROUP = "reasonvos.benchmarks"
@@ -56,6 +57,7 @@ class BenchmarkSpec:
     ``protocols`` lists the scoring protocols this benchmark can be scored with, the default first.
     ``submission_prefix`` is the folder inside an evaluation server's zip (None: no server).
     ``present_splits(root)`` says which splits a local copy holds (validate checks each).
+    ``load(root, split, *, sink=...)`` reports bad input into a sink (:mod:`reasonvos.report`).
     ``score_load_options`` are loader keyword arguments used when a copy is loaded only to be
     scored (e.g. skip a pass over the masks the protocols do not need). ``gt_folder_root`` says the
     root may simply be a folder of ground-truth masks, so ``score NAME --gt DIR`` reads naturally.
@@ -77,6 +79,9 @@ class BenchmarkSpec:
     description: str = ""
     score_load_options: Mapping[str, Any] = field(default_factory=dict)
     gt_folder_root: bool = False
+    #: validation only: ``extra_checks(bench, report)`` adds what only this benchmark knows (published
+    #: counts, version notes, files its loader does not read) to a :class:`reasonvos.report.Report`
+    extra_checks: Callable[[Benchmark, Report], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.protocols:

@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "validate", help="check a local benchmark copy (structure, files, masks, counts)",
         description="Validate a benchmark copy. Errors (broken structure, missing or undecodable files, "
                     "dangling references) exit 1; warnings (counts differing from the published ones, "
-                    "known quirks) do not.",
+                    "known quirks) do not, unless --strict.",
     )
     p.add_argument("name", choices=sorted(registry.names()), help="benchmark")
     p.add_argument("--root", type=Path, required=True, help="benchmark root")
@@ -22,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, help="processes for decoding (default: all cores)")
     p.add_argument("--examples", type=int, default=5, help="examples shown per kind of problem")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the report as JSON")
+    p.add_argument("--strict", action="store_true",
+                   help="count warnings as errors (exit 1 on any problem, e.g. before publishing numbers)")
     p.set_defaults(func=run)
 
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     report_out = None if args.json is None else OutputFile(args.json, "--json", "a validation report", is_report)
     check_outputs([report_out], inputs=[args.root])  # before the checks, which can take long
-    report = validate(args.name, args.root, args.split, deep=args.deep, workers=args.workers)
+    report = validate(args.name, args.root, args.split, deep=args.deep, workers=args.workers, strict=args.strict)
     print(report.format(examples=args.examples))
     if args.json is not None:
         report.write_json(args.json)
