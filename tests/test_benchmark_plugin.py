@@ -18,7 +18,7 @@ from reasonvos import load_benchmark
 from reasonvos.analysis.stats import benchmark_stats
 from reasonvos.benchmarks import registry
 from reasonvos.cli import main
-from reasonvos.validate import validate
+from reasonvos.validation import validate
 
 
 def _box(frames: int, size: tuple[int, int], rows: slice, cols: slice) -> np.ndarray:

@@ -419,7 +419,7 @@ def test_mevis_v2_from_the_hub_installs_and_extracts(server: FileServer, tmp_pat
         assert (root / split / "meta_expressions_v2.json").read_bytes() == files[f"{split}/meta_expressions_v2.json"]
         assert sorted(p.name for p in (root / split / "JPEGImages").iterdir()) == sorted(fx.frames)
     assert any("valid" in n and "no files matching" in n for n in res.notes)  # absent folder: said, not hidden
-    from reasonvos.validate import validate
+    from reasonvos.validation import validate
 
     assert validate("mevis", root, "valid_u").ok
 
@@ -435,7 +435,7 @@ def test_refdavis_over_https_with_the_alternate_text_url(server: FileServer, tmp
     """The three Ref-DAVIS archives come over plain HTTPS; the first text-annotation URL is gone."""
     from writers.refdavis import write_refdavis_raw
 
-    from reasonvos.validate import validate
+    from reasonvos.validation import validate
 
     src = tmp_path / "src"
     write_refdavis_raw(src)

@@ -22,7 +22,7 @@ from writers.archives import write_tar, write_tar_link, write_zip
 from reasonvos.acquire.download import RetryPolicy, http_download
 from reasonvos.acquire.extract import MARKER, ExtractLimits, extract_archive, read_marker
 from reasonvos.errors import DownloadError, InputError, UnsafeArchiveError
-from reasonvos.validate import validate
+from reasonvos.validation import validate
 
 FAST = RetryPolicy(attempts=3, base_delay=0.0, timeout=5.0)
 

@@ -20,9 +20,9 @@ from writers.refdavis import write_refdavis_raw
 from writers.refytvos import write_refytvos
 
 import reasonvos.benchmarks.mevis as mevis_module
-import reasonvos.validate as validate_module
+import reasonvos.validation as validate_module
 from reasonvos.cli import main
-from reasonvos.validate import validate
+from reasonvos.validation import validate
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.name} ({result.variant}) is in {root}")
     if args.no_validate:
         return 0
-    from reasonvos.validate import validate
+    from reasonvos.validation import validate
 
     report = validate(args.name, root)
     print(report.format())

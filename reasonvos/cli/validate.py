@@ -37,7 +37,7 @@ def is_report(path: Path) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from reasonvos.outputs import OutputFile, check_outputs
-    from reasonvos.validate import validate
+    from reasonvos.validation import validate
 
     report_out = None if args.json is None else OutputFile(args.json, "--json", "a validation report", is_report)
     check_outputs([report_out], inputs=[args.root])  # before the checks, which can take long

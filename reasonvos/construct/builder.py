@@ -275,23 +275,18 @@ def check_build(out: Path, plans: dict[str, VideoPlan]) -> str:
     """Validate the result with ``reasonvos validate`` (errors abort; count warnings are expected,
     a build is a subset of the published benchmark), then load it as a ReasonVOS benchmark and
     check that every sample's mask frames and images are the planned ones."""
-    from reasonvos.benchmarks.registry import load_benchmark
+    from reasonvos.benchmarks.reasonvos import SPEC
+    from reasonvos.validation import validate
 
-    try:
-        from reasonvos.validate import validate
-    except ImportError:  # the validator is a separate module; the checks below still run
-        validate = None
-    used = "load_benchmark checks (reasonvos.validate not available)"
-    if validate is not None:
-        report = validate("reasonvos", out)
-        if report.errors:
-            first = report.errors[0]
-            raise InputError(
-                out, f"the built benchmark does not validate ({len(report.errors)} errors; first: "
-                f"[{first.kind}] {first.where}: {first.message})"
-            )
-        used = report.verdict()
-    bench = load_benchmark("reasonvos", out)
+    report = validate(SPEC.name, out)
+    if report.errors:
+        first = report.errors[0]
+        raise InputError(
+            out, f"the built benchmark does not validate ({len(report.errors)} errors; first: "
+            f"[{first.kind}] {first.where}: {first.message})"
+        )
+    used = report.verdict()
+    bench = SPEC.load(out)
     expected_samples = sum(len(p.expressions) for p in plans.values())
     if len(bench.samples) != expected_samples or set(bench.videos) != set(plans):
         raise InputError(out, f"built benchmark has {len(bench.samples)} samples, expected {expected_samples}")
