@@ -13,12 +13,8 @@ import sys
 
 from reasonvos.benchmarks.registry import BENCHMARKS
 from reasonvos.errors import InputError
-
-PROTOCOLS = ("expression", "davis-semi", "davis-unsup", "refdavis")
-
-
-#: how the leaderboard labels an entry (kept in step with reasonvos.leaderboard.store.ROLES by a test)
-ROLES = ("model", "published", "oracle", "floor")
+from reasonvos.evaluators.protocol_registry import names as protocol_names
+from reasonvos.evaluators.schema import ROLES
 
 
 def parse_meta(items: list[str]) -> dict:
@@ -52,11 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gt", metavar="DIR", help="davis: folder with one sub-folder of index PNGs per video")
     p.add_argument("--split", help="split to score (must have ground truth)")
     p.add_argument("--pred", required=True, metavar="DIR", help="prediction folder in the benchmark's layout")
-    p.add_argument("--protocol", choices=PROTOCOLS, help="scoring protocol (default: the benchmark's)")
+    p.add_argument("--protocol", choices=protocol_names(), help="scoring protocol (default: the benchmark's)")
     p.add_argument("--workers", type=int, metavar="N", help="processes, one video at a time (default: all cores)")
     p.add_argument("--missing", choices=("error", "empty", "skip"), default="error",
                    help="missing prediction frames: error (list them, exit 1; default), empty (score as empty "
-                   "masks) or skip (drop the sample, as VideoLISA's scripts do)")
+                   "masks) or skip (drop the sample, as VideoLISA's scripts do; not for the refdavis protocol, "
+                   "whose slots merge every expression)")
     p.add_argument("--method", metavar="NAME", help="method name recorded in the results")
     p.add_argument("--method-meta", action="append", default=[], metavar="KEY=VALUE",
                    help="method metadata recorded in the results (repeatable), e.g. checkpoint=... T_sparse=32")
