@@ -101,7 +101,12 @@ def read_prediction(path: Path, problems: list[Problem]) -> np.ndarray | None:
     except MissingFileError:
         problems.append(Problem("missing", str(path)))
     except MaskError as e:
-        problems.append(Problem("decode", str(path), e.problem))
+        cause = e.__cause__
+        if isinstance(cause, OSError) and cause.errno is not None and not isinstance(cause, FileNotFoundError):
+            # the system refused the read (e.g. permission denied): not a PNG that does not decode
+            problems.append(Problem("unreadable", str(path), cause.strerror or e.problem))
+        else:
+            problems.append(Problem("decode", str(path), e.problem))
     return None
 
 

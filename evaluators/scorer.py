@@ -1,11 +1,15 @@
 """``score(benchmark, pred_dir, ...)``: check a prediction folder and score it, one video per task.
 
-The main process lists the prediction folders (missing and stray files), then hands each video
-to a process pool as a small task (video id, sample keys, missing frames); the worker decodes the
-masks itself, one frame at a time, so memory stays flat in the number and length of videos. The
-benchmark reaches each worker once, through the pool initializer. Problems found while decoding
-(wrong size, wrong values, undecodable PNGs) come back with the results; if there is any, the
-whole run fails with one grouped report and nothing is written.
+The protocol (a class, see :mod:`.protocols`) says which prediction folders it reads and which
+frames they must hold. The main process lists those folders without opening a file (missing,
+stray and unreadable entries: FIFOs, link loops, folders it may not list, names that are not
+UTF-8), applies the ``--missing`` policy once for every protocol (:func:`make_tasks`), then hands
+each video to a process pool as a small task (video id, unit keys, frames to score as empty);
+the worker decodes the masks itself, one frame at a time, so memory stays flat in the number and
+length of videos. The benchmark reaches each worker once, through the pool initializer, and a
+worker ends itself when the process that started it dies. Problems found while decoding (wrong
+size, wrong values, undecodable PNGs) come back with the results; if there is any, the whole run
+fails with one grouped report and nothing is written.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from reasonvos.evaluators import score
-from reasonvos.evaluators.protocols import merge_slot
+from reasonvos.evaluators.davis_protocols import merge_slot
 from reasonvos.evaluators.results import iou_summary
 from reasonvos.evaluators.statistics import db_statistics, decay_bins
 from reference_metrics import ref_f, ref_j
