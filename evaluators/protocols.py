@@ -163,7 +163,7 @@ class PredictionReader:
 def _checked_frames(bench: Benchmark, video_id: str, frames: tuple[str, ...]) -> tuple[str, ...]:
     """Frame names become file names under the prediction root: one plain name each."""
     for frame in frames:
-        if not frame or "/" in frame or "\\" in frame or "\0" in frame:
+        if not frame or "/" in frame or "\0" in frame:
             raise InputError(bench.meta_path or bench.root,
                              f"video {video_id!r}: frame name {frame!r} is not a plain file name, so its "
                              "prediction would lie outside the prediction folder")

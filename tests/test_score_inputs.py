@@ -181,6 +181,19 @@ def test_metadata_ids_that_lead_outside_the_prediction_folder_are_refused(rv, tm
     assert_one_error(capsys.readouterr().err, exp_id)
 
 
+def test_metadata_frame_names_that_lead_outside_the_prediction_folder_are_refused(rv, capsys):
+    bench, pred = rv
+    meta_path = bench.root / "meta_expressions.json"
+    meta = json.loads(meta_path.read_text())
+    next(iter(meta["videos"].values()))["frames"].append("../../../outside")
+    meta_path.write_text(json.dumps(meta))
+    bench = load_benchmark("reasonvos", bench.root)
+    with pytest.raises(InputError, match="frame name '../../../outside' is not a plain file name"):
+        score(bench, pred, workers=1)
+    assert main(score_cli(bench, pred)) == 1
+    assert_one_error(capsys.readouterr().err, "../../../outside")
+
+
 # ---------------------------------------------------------------- what lies in --pred
 
 
