@@ -50,10 +50,12 @@ _WORKER: dict = {}
 PARENT_POLL_S = 0.5
 
 
-def _exit_with_parent(parent: int) -> None:
+def _exit_with_parent() -> None:
     """End this worker when its parent is gone (e.g. SIGKILLed, so it never shuts the pool down):
     an orphan worker would otherwise wait for tasks forever. Orphans are re-parented, so a
-    changed parent id is the sign."""
+    changed parent id is the sign. The parent is whoever started the worker (``score``'s process
+    under fork; the fork server under forkserver, which exits when ``score``'s process does)."""
+    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -63,9 +65,9 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="reasonvos-parent-watch", daemon=True).start()
 
 
-def _init_worker(benchmark: Benchmark, protocol: str, options: Options, parent: int | None = None) -> None:
-    if parent is not None:
-        _exit_with_parent(parent)
+def _init_worker(benchmark: Benchmark, protocol: str, options: Options, in_pool: bool = False) -> None:
+    if in_pool:
+        _exit_with_parent()
     _WORKER.update(benchmark=benchmark, protocol=get(protocol), options=options, start_rss=peak_rss_mb())
 
 
@@ -174,7 +176,7 @@ def _run(tasks: list[Task], benchmark: Benchmark, protocol: str, opt: Options, w
             _WORKER.clear()
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=_init_worker,
-                                 initargs=(benchmark, protocol, opt, os.getpid())) as pool:
+                                 initargs=(benchmark, protocol, opt, True)) as pool:
             futures = [pool.submit(_run_task, t) for t in tasks]  # workers start before any tqdm thread
             for fut in tqdm(as_completed(futures), total=len(futures), desc=f"score {benchmark.name}",
                             unit="video", disable=quiet):
