@@ -8,9 +8,11 @@
   mean over the four slots of each slot's DAVIS means.
 
 DAVIS ground truth is dense: every frame of a video has its index PNG, and the statistics (mean,
-recall, decay over the quarters of the video) depend on every frame. A video whose GT misses a
-frame in the middle (or, where the JPEG folder is known, any JPEG frame) is refused before
-scoring, naming the frame, instead of being scored on fewer frames.
+recall, decay over the quarters of the video) depend on every frame. The DAVIS layout takes a
+video's frames from its GT PNGs, so a missing GT PNG would silently drop that frame: a video
+whose GT misses a frame in the middle of its numbered sequence (or, where the JPEG folder is
+known, any JPEG frame) is refused before scoring, naming the frame. An error, not a warning: the
+number would otherwise change with exit status 0, and the fix (restore the PNG) is the user's.
 """
 
 from __future__ import annotations
@@ -345,8 +347,8 @@ class RefDavisProtocol(Protocol):
     missing_note = ("each annotator slot is scored as one merged index map of all its expressions, so a missing "
                     "expression cannot be left out of it; use --missing empty to score missing frames as empty masks")
 
-    def check_ground_truth(self, bench: Benchmark) -> None:
-        check_dense_ground_truth(bench)
+    # no GT-hole check: Ref-DAVIS frames come from the metadata, and a listed frame without its GT
+    # PNG is an error when it is read, so no frame can drop out silently
 
     def score_video(self, bench: Benchmark, video_id: str, keys: list[str], reader: PredictionReader,
                     opt: Options) -> VideoOutcome:
