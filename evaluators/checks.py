@@ -28,6 +28,7 @@ from reasonvos.report import Problem as _Problem
 #: problem kinds, in the order the report lists them
 KINDS = {
     "missing": "missing prediction files",
+    "unreadable": "entries that cannot be read (permissions, broken or looping links, FIFOs, names)",
     "stray": "stray files (not an expected frame of the folder)",
     "decode": "PNGs that do not decode",
     "size": "wrong size",
@@ -114,6 +115,33 @@ def _stray_detail(name: str, by_number: dict[int, str]) -> str:
     return "not a frame of this folder"
 
 
+def shown(path: str) -> str:
+    """A path as it can be printed and written to JSON: bytes of a non-UTF-8 name escaped."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def entry_problem(entry: os.DirEntry) -> Problem | None:
+    """Why an entry of a prediction folder cannot be read, judged without opening it (a FIFO
+    would block the reader forever): a name that is not UTF-8, a link that loops or leads
+    nowhere, anything that is neither a regular file nor a folder. None when it is fine."""
+    try:
+        entry.name.encode("utf-8")
+    except UnicodeEncodeError:
+        return Problem("unreadable", shown(entry.path), "name is not valid UTF-8")
+    try:
+        if entry.is_dir() or entry.is_file():
+            return None
+    except OSError as e:
+        return Problem("unreadable", shown(entry.path), e.strerror or str(e))
+    if entry.is_symlink():
+        return Problem("unreadable", entry.path, "symbolic link to nothing")
+    return Problem("unreadable", entry.path, "not a regular file (a FIFO, socket or device)")
+
+
 def list_folder(
     folder: Path, required: Sequence[str], allowed: Iterable[str], problems: list[Problem]
 ) -> FolderListing:
@@ -128,12 +156,21 @@ def list_folder(
     except NotADirectoryError:
         problems.append(Problem("stray", str(folder), "a file where a prediction folder is expected"))
         return FolderListing(folder, tuple(required), False)
+    except OSError as e:  # permission denied, a link loop: the folder exists but cannot be listed
+        problems.append(Problem("unreadable", shown(str(folder)), f"cannot list the folder: {e.strerror or e}"))
+        return FolderListing(folder, (), True)
     present: set[str] = set()
     by_number = {int(f): f for f in allowed_set if f.isdigit()}
     for e in entries:
         if e.name.startswith("."):
             continue
         stem, ext = os.path.splitext(e.name)
+        bad = entry_problem(e)
+        if bad:
+            problems.append(bad)
+            if ext == ".png" and stem in allowed_set:
+                present.add(stem)  # reported as unreadable, not also as missing
+            continue
         if e.is_dir():
             problems.append(Problem("stray", e.path, "unexpected sub-folder"))
         elif ext == ".png" and stem in allowed_set:

@@ -1,4 +1,15 @@
-"""The scoring protocols, applied to one video at a time (what a scoring worker runs).
+"""Scoring protocols as classes, and the registry that maps their names to them.
+
+A :class:`Protocol` declares, in one place:
+
+- which predictions it reads (:attr:`Protocol.reads`) and which frames each prediction folder must
+  hold (:meth:`Protocol.folders`);
+- which ``--missing`` policies it can apply (:attr:`Protocol.missing_policies`);
+- what ground truth it refuses (:meth:`Protocol.check_ground_truth`);
+- how one video is scored (:meth:`Protocol.score_video`, what a scoring worker runs);
+- how the tables are summarised (:meth:`Protocol.headline`, :meth:`Protocol.details`).
+
+The built-in protocols:
 
 - ``expression`` (MeViS, ReasonVOS, Ref-YouTube-VOS style): one binary mask sequence per
   sample, GT = union of the referred objects, every scored frame, mean per sample.
@@ -8,38 +19,40 @@
 - ``refdavis``: per-expression binary masks merged per annotator slot (exp_id = 4k + slot) into
   one index map (lowest object index wins), then ``davis-unsup`` per slot.
 
-Each function returns a :class:`VideoOutcome` (small rows, problems found, counts); masks are
-decoded here, one frame at a time, so memory does not grow with video length.
+Which protocols a benchmark may be scored with, and its default, are part of the benchmark's
+declaration (``bench.spec.protocols``, default first), not of this module.
+
+The missing-prediction policy is applied by the scorer, once, for every protocol: ``skip`` never
+reaches a protocol (the skipped samples are not handed over), and under ``empty`` the
+:class:`PredictionReader` answers "empty mask" for the missing frames. Masks are decoded in the
+worker, one frame at a time, so memory does not grow with video length.
 """
 
 from __future__ import annotations
 
+import importlib
 import resource
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import cv2
 import numpy as np
 
 from reasonvos.benchmarks.model import Benchmark, Sample
 from reasonvos.errors import InputError, MaskError, MissingFileError
+from reasonvos.inference.runner import _relative_prediction_dir as relative_prediction_dir
 from reasonvos.masks import read_png_values
 
 from .checks import Problem, binary_mask, index_labels
-from .metrics import BOUND_TH, frame_scores
-from .statistics import db_statistics
+from .metrics import BOUND_TH
 
-PROTOCOLS = ("expression", "davis-semi", "davis-unsup", "refdavis")
-DEFAULT_PROTOCOL = {
-    "reasonvos": "expression",
-    "mevis": "expression",
-    "refytvos": "expression",
-    "refdavis": "refdavis",
-    "davis": "davis-semi",
-}
-VOID = 255
-MAX_PROPOSALS = 20
-N_SLOTS = 4
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: the ``--missing`` policies: error (list the missing files, fail), empty (score them as empty
+#: masks), skip (drop the samples that miss a file, as VideoLISA's scripts do)
+MISSING_POLICIES = ("error", "empty", "skip")
 
 
 @dataclass(frozen=True)
@@ -58,11 +71,22 @@ class VideoOutcome:
     samples: list[dict] = field(default_factory=list)
     objects: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    missing_frames: int = 0
-    missing_samples: int = 0
     peak_rss_mb: float = 0.0
     start_rss_mb: float = 0.0  # the worker's peak RSS before its first task
     unscored: str | None = None  # why a video contributed nothing (reported, never silent)
+
+
+@dataclass(frozen=True)
+class Folder:
+    """One prediction folder a protocol reads: the unit it belongs to (a sample key, or the video
+    id for per-video protocols), its path under the prediction root, the frames it must hold and
+    the frames it may hold."""
+
+    key: str
+    video: str
+    rel: PurePosixPath
+    required: tuple[str, ...]
+    allowed: tuple[str, ...]
 
 
 def peak_rss_mb() -> float:
@@ -77,369 +101,159 @@ def read_prediction(path: Path, problems: list[Problem]) -> np.ndarray | None:
     except MissingFileError:
         problems.append(Problem("missing", str(path)))
     except MaskError as e:
-        problems.append(Problem("decode", str(path), e.problem))
+        cause = e.__cause__
+        if isinstance(cause, OSError) and cause.errno is not None and not isinstance(cause, FileNotFoundError):
+            # the system refused the read (e.g. permission denied): not a PNG that does not decode
+            problems.append(Problem("unreadable", str(path), cause.strerror or e.problem))
+        else:
+            problems.append(Problem("decode", str(path), e.problem))
     return None
 
 
-def _sample_row(sample: Sample, j: list[float], f: list[float], inter: int, union: int, missing: int) -> dict:
-    jm = float(np.mean(j)) if j else float("nan")
-    fm = float(np.mean(f)) if f else float("nan")
-    return {
-        "key": sample.key, "video": sample.video_id, "exp_id": sample.exp_id, "obj_ids": list(sample.obj_ids),
-        "text": sample.text, "kind": sample.kind, "source": sample.source, "annotator": sample.annotator,
-        "J": jm, "F": fm, "J&F": (jm + fm) / 2, "I": inter, "U": union, "frames": len(j),
-        "missing_frames": missing,
-    }
+class PredictionReader:
+    """Reads the predictions of one task, applying the scorer's missing-frame decision.
 
-
-# -------------------------------------------------------------------------------- expression
-
-
-def _gt_masks(bench: Benchmark, sample: Sample):
-    """(frame, bool GT) for every scored frame, decoded the way the benchmark knows is fastest."""
-    return bench.gt_masks(sample)
-
-
-def score_expression_video(bench: Benchmark, video_id: str, keys: list[str], missing: dict[str, tuple[str, ...]],
-                           opt: Options) -> VideoOutcome:
-    """Per-sample J, F, I, U of every sample of one video."""
-    out = VideoOutcome(video_id)
-    root = Path(opt.pred_root)
-    for key in keys:
-        sample = bench.sample(key)
-        gone = set(missing.get(key, ()))
-        if gone:
-            out.missing_samples += 1
-            out.missing_frames += len(gone)
-            if opt.missing == "skip":
-                continue
-        j: list[float] = []
-        f: list[float] = []
-        inter = union = 0
-        ok = True
-        for frame, gt in _gt_masks(bench, sample):
-            if frame in gone and opt.missing == "empty":
-                mask = None
-            else:
-                path = root / bench.prediction_path(sample, frame)
-                arr = read_prediction(path, out.problems)
-                if arr is None:
-                    ok = False
-                    continue
-                mask, problem = binary_mask(arr, path, gt.shape)
-                if problem:
-                    out.problems.append(problem)
-                    ok = False
-                    continue
-            s = frame_scores(gt, mask, None, opt.bound_th)
-            j.append(s.j)
-            f.append(s.f)
-            inter += s.inter
-            union += s.union
-        if ok:
-            if not j:
-                raise InputError(bench.meta_path, f"sample {key!r} has no scored frames")
-            out.samples.append(_sample_row(sample, j, f, inter, union, len(gone)))
-    out.peak_rss_mb = peak_rss_mb()
-    return out
-
-
-# ------------------------------------------------------------------------------- DAVIS common
-
-
-def _labels_and_void(bench: Benchmark, video_id: str, frame: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """GT label map with void set to 0, and the void mask (None when the frame has none)."""
-    lab = np.asarray(bench.gt_labels(video_id, frame))
-    void = lab == VOID
-    if void.any():
-        return np.where(void, 0, lab), void
-    return lab, None
-
-
-def _n_objects(bench: Benchmark, video_id: str, frames: tuple[str, ...]) -> int:
-    """GT objects are ids 1..max of the first frame after void removal (davis2017 davis.py)."""
-    lab, _ = _labels_and_void(bench, video_id, frames[0])
-    return int(lab.max(initial=0))
-
-
-def _present_ids(labels: np.ndarray) -> list[int]:
-    if labels.dtype == np.uint8:
-        hist = cv2.calcHist([labels], [0], None, [256], [0, 256]).ravel()
-        return [int(i) for i in np.flatnonzero(hist) if i]
-    return [int(i) for i in np.unique(labels) if i]
-
-
-def _object_row(video: str, name: int, j: np.ndarray, f: np.ndarray, inter: int, union: int,
-                opt: Options, **extra) -> dict:
-    js, fs = db_statistics(j, opt.compat_decay), db_statistics(f, opt.compat_decay)
-    return {
-        "video": video, "object": f"{video}_{name}", **extra,
-        "J": js.mean, "J-Recall": js.recall, "J-Decay": js.decay,
-        "F": fs.mean, "F-Recall": fs.recall, "F-Decay": fs.decay, "J&F": (js.mean + fs.mean) / 2,
-        "I": inter, "U": union, "frames": int(j.size),
-    }
-
-
-def _object_sample_row(row: dict, gt_id: int, missing: int) -> dict:
-    """DAVIS protocols: each GT object is one sample for gIoU/cIoU and the per-sample table."""
-    return {
-        "key": row["object"] if "slot" not in row else f"{row['object']}@{row['slot']}",
-        "video": row["video"], "exp_id": None, "obj_ids": [str(gt_id)], "text": None, "kind": None,
-        "source": None, "annotator": None, "J": row["J"], "F": row["F"], "J&F": row["J&F"],
-        "I": row["I"], "U": row["U"], "frames": row["frames"], "missing_frames": missing,
-    }
-
-
-def _pred_labels(root: Path, video_id: str, frame: str, size: tuple[int, int], max_id: int,
-                 gone: set[str], opt: Options, out: VideoOutcome) -> np.ndarray | None | bool:
-    """Predicted label map of one frame; an all-zero map for a missing frame under ``empty``;
-    False when the file has a problem (already recorded)."""
-    if frame in gone and opt.missing == "empty":
-        return np.zeros(size, np.uint8)
-    path = root / video_id / f"{frame}.png"
-    arr = read_prediction(path, out.problems)
-    if arr is None:
-        return False
-    labels, problem = index_labels(arr, path, size, max_id)
-    if problem:
-        out.problems.append(problem)
-        return False
-    return labels
-
-
-# ------------------------------------------------------------------------------ davis-semi
-
-
-def score_davis_semi_video(bench: Benchmark, video_id: str, missing: tuple[str, ...], opt: Options) -> VideoOutcome:
-    out = VideoOutcome(video_id)
-    frames = tuple(bench.videos[video_id].frames)
-    if len(frames) < 3:
-        raise InputError(bench.root / video_id, f"video {video_id!r} has {len(frames)} frames; davis-semi scores "
-                         "frames 1..T-2, so it needs at least 3")
-    n_obj = _n_objects(bench, video_id, frames)
-    gone = set(missing)
-    if gone:
-        out.missing_samples, out.missing_frames = 1, len(gone)
-        if opt.missing == "skip":
-            return out
-    if n_obj == 0:
-        # DAVIS scores objects 1..max id of frame 0: there are none to score in this video
-        out.unscored = "no object in the first frame (davis-semi scores objects 1..max id of frame 0)"
-        return out
-    evaluated = frames[1:-1]
-    j = np.zeros((n_obj, len(evaluated)))
-    f = np.zeros((n_obj, len(evaluated)))
-    inter = np.zeros(n_obj, np.int64)
-    union = np.zeros(n_obj, np.int64)
-    ok = True
-    root = Path(opt.pred_root)
-    for t, frame in enumerate(evaluated):
-        lab, _void = _labels_and_void(bench, video_id, frame)  # semi: void is plain background
-        pred = _pred_labels(root, video_id, frame, lab.shape, n_obj, gone, opt, out)
-        if pred is False:
-            ok = False
-            continue
-        for k in range(n_obj):
-            s = frame_scores(lab == k + 1, pred == k + 1, None, opt.bound_th)
-            j[k, t], f[k, t] = s.j, s.f
-            inter[k] += s.inter
-            union[k] += s.union
-    if ok:
-        for k in range(n_obj):
-            row = _object_row(video_id, k + 1, j[k], f[k], int(inter[k]), int(union[k]), opt,
-                              gt_id=k + 1, pred_id=k + 1)
-            out.objects.append(row)
-            out.samples.append(_object_sample_row(row, k + 1, len(gone)))
-    out.peak_rss_mb = peak_rss_mb()
-    return out
-
-
-# ----------------------------------------------------------------------------- davis-unsup
-
-
-class UnsupAccumulator:
-    """Per-frame J/F/I/U of every (predicted id, GT object) pair of one video, then matching.
-
-    A predicted id absent from a frame is an empty mask there, whose scores depend only on the
-    GT, so they are computed once per GT object and frame ("pad" scores) instead of per id.
+    ``empty`` maps a unit key to the frames that are missing and must be scored as empty masks
+    (filled only under ``--missing empty``). Problems (wrong size, values, undecodable) are
+    recorded in ``problems`` and the read answers ``False``.
     """
 
-    def __init__(self, n_obj: int, n_frames: int) -> None:
-        self.n_obj, self.n_frames = n_obj, n_frames
-        shape = (n_obj, n_frames)
-        self.pad_j, self.pad_f = np.zeros(shape), np.zeros(shape)
-        self.pad_u = np.zeros(shape, np.int64)
-        self.pairs: dict[int, tuple[np.ndarray, ...]] = {}  # pred id -> (J, F, I, U) with NaN = absent
-        self.max_id = 0
+    def __init__(self, root: str | Path, empty: Mapping[str, tuple[str, ...]], problems: list[Problem]) -> None:
+        self.root = Path(root)
+        self.empty = {k: frozenset(v) for k, v in empty.items()}
+        self.counts = {k: len(v) for k, v in empty.items()}
+        self.problems = problems
 
-    def add_frame(self, t: int, gts: list[np.ndarray], void: np.ndarray | None, pred: np.ndarray,
-                  ids: list[int], bound_th: float) -> None:
-        for k, gt in enumerate(gts):
-            s = frame_scores(gt, None, void, bound_th)
-            self.pad_j[k, t], self.pad_f[k, t], self.pad_u[k, t] = s.j, s.f, s.union
-        for pid in ids:
-            self.max_id = max(self.max_id, pid)
-            if pid not in self.pairs:
-                shape = (self.n_obj, self.n_frames)
-                self.pairs[pid] = (np.full(shape, np.nan), np.full(shape, np.nan),
-                                   np.zeros(shape, np.int64), np.full(shape, -1, np.int64))
-            pj, pf, pi, pu = self.pairs[pid]
-            pm = pred == pid
-            for k, gt in enumerate(gts):
-                s = frame_scores(gt, pm, void, bound_th)
-                pj[k, t], pf[k, t], pi[k, t], pu[k, t] = s.j, s.f, s.inter, s.union
+    def missing_frames(self, key: str) -> int:
+        """How many of the unit's frames are missing (and scored as empty)."""
+        return self.counts.get(key, 0)
 
-    def _scores(self, pid: int) -> tuple[np.ndarray, ...]:
-        if pid not in self.pairs:
-            return self.pad_j, self.pad_f, np.zeros_like(self.pad_u), self.pad_u
-        pj, pf, pi, pu = self.pairs[pid]
-        absent = np.isnan(pj)
-        return (np.where(absent, self.pad_j, pj), np.where(absent, self.pad_f, pf), pi,
-                np.where(pu < 0, self.pad_u, pu))
+    def binary(self, bench: Benchmark, sample: Sample, frame: str, size: tuple[int, int]) -> np.ndarray | None | bool:
+        """The sample's binary mask of ``frame``; None = empty (missing under ``empty``); False =
+        a problem, recorded."""
+        if frame in self.empty.get(sample.key, ()):
+            return None
+        path = self.root / bench.prediction_path(sample, frame)
+        arr = read_prediction(path, self.problems)
+        if arr is None:
+            return False
+        mask, problem = binary_mask(arr, path, size)
+        if problem:
+            self.problems.append(problem)
+            return False
+        return mask
 
-    def match(self) -> list[tuple[int, int, tuple[np.ndarray, ...]]]:
-        """Hungarian matching on mean (J+F)/2: [(pred id or 0 for padding, gt id, (J, F, I, U))]
-        in the order of the matched predictions (davis2017 names objects that way)."""
-        n_rows = max(self.max_id, self.n_obj)
-        if self.n_obj == 0:
-            return []
-        scores = [self._scores(p) for p in range(1, n_rows + 1)]
-        cost = np.array([[(s[0][k].mean() + s[1][k].mean()) / 2 for k in range(self.n_obj)] for s in scores])
-        # imported here: scipy.optimize takes ~0.25 s to import and only the unsup protocols need it
-        from scipy.optimize import linear_sum_assignment
-
-        rows, cols = linear_sum_assignment(-cost)
-        out = []
-        for r, c in zip(rows, cols, strict=True):
-            pid = int(r) + 1
-            s = scores[r]
-            out.append((pid if pid <= self.max_id else 0, int(c) + 1, tuple(a[c] for a in s)))
-        return out
+    def labels(self, key: str, rel: PurePosixPath, frame: str, size: tuple[int, int], max_id: int,
+               ) -> np.ndarray | bool:
+        """An index prediction of ``frame`` in folder ``rel`` as a label map; all zeros for a
+        missing frame under ``empty``; False = a problem, recorded."""
+        if frame in self.empty.get(key, ()):
+            return np.zeros(size, np.uint8)
+        path = self.root / rel / f"{frame}.png"
+        arr = read_prediction(path, self.problems)
+        if arr is None:
+            return False
+        labels, problem = index_labels(arr, path, size, max_id)
+        if problem:
+            self.problems.append(problem)
+            return False
+        return labels
 
 
-def _unsup_rows(acc: UnsupAccumulator, video_id: str, opt: Options, missing: int, slot: int | None,
-                out: VideoOutcome, with_samples: bool) -> None:
-    extra = {} if slot is None else {"slot": slot}
-    for name, (pid, gid, (j, f, i, u)) in enumerate(acc.match(), start=1):
-        row = _object_row(video_id, name, j, f, int(i.sum()), int(u.sum()), opt,
-                          gt_id=gid, pred_id=pid or None, **extra)
-        out.objects.append(row)
-        if with_samples:
-            out.samples.append(_object_sample_row(row, gid, missing))
+def _checked_frames(bench: Benchmark, video_id: str, frames: tuple[str, ...]) -> tuple[str, ...]:
+    """Frame names become file names under the prediction root: one plain name each."""
+    for frame in frames:
+        if not frame or "/" in frame or "\0" in frame:
+            raise InputError(bench.meta_path or bench.root,
+                             f"video {video_id!r}: frame name {frame!r} is not a plain file name, so its "
+                             "prediction would lie outside the prediction folder")
+    return frames
 
 
-def score_davis_unsup_video(bench: Benchmark, video_id: str, missing: tuple[str, ...], opt: Options) -> VideoOutcome:
-    out = VideoOutcome(video_id)
-    frames = tuple(bench.videos[video_id].frames)
-    n_obj = _n_objects(bench, video_id, frames)
-    gone = set(missing)
-    if gone:
-        out.missing_samples, out.missing_frames = 1, len(gone)
-        if opt.missing == "skip":
-            return out
-    acc = UnsupAccumulator(n_obj, len(frames))
-    ok = True
-    root = Path(opt.pred_root)
-    for t, frame in enumerate(frames):
-        lab, void = _labels_and_void(bench, video_id, frame)
-        pred = _pred_labels(root, video_id, frame, lab.shape, MAX_PROPOSALS, gone, opt, out)
-        if pred is False:
-            ok = False
-            continue
-        gts = [lab == k + 1 for k in range(n_obj)]
-        acc.add_frame(t, gts, void, pred, _present_ids(pred), opt.bound_th)
-    if ok:
-        _unsup_rows(acc, video_id, opt, len(gone), None, out, with_samples=True)
-    out.peak_rss_mb = peak_rss_mb()
-    return out
+class Protocol:
+    """A scoring protocol: subclasses set the class attributes and implement the scoring."""
+
+    #: the name ``--protocol`` takes
+    name: ClassVar[str] = ""
+    #: which predictions it reads: "sample" = one binary PNG per sample and frame at the
+    #: benchmark's ``prediction_path``; "video" = one index PNG per video and frame at ``<video>/``
+    reads: ClassVar[str] = "sample"
+    #: the ``--missing`` policies it can apply
+    missing_policies: ClassVar[tuple[str, ...]] = MISSING_POLICIES
+    #: why a policy outside ``missing_policies`` is refused (shown to the user)
+    missing_note: ClassVar[str] = ""
+
+    # -- what it reads --------------------------------------------------------------------------
+
+    def check_ground_truth(self, bench: Benchmark) -> None:
+        """Raise an InputError for ground truth this protocol would score wrongly."""
+
+    def required_frames(self, bench: Benchmark, frames: tuple[str, ...], sample: Sample | None) -> tuple[str, ...]:
+        """Frames a prediction folder must hold (the scored ones)."""
+        return tuple(bench.scored_frames(sample)) if sample is not None else frames
+
+    def folders(self, bench: Benchmark) -> Iterator[Folder]:
+        """Every prediction folder this protocol reads, in benchmark order. Ids that would place a
+        folder or file outside the prediction root are refused, as ``infer`` refuses them."""
+        checked: dict[str, tuple[str, ...]] = {}
+        if self.reads == "video":
+            for vid, video in bench.videos.items():
+                frames = _checked_frames(bench, vid, tuple(video.frames))
+                for owner in bench.samples_of(vid):  # the video's folder is its samples' folder
+                    relative_prediction_dir(bench, owner)
+                yield Folder(vid, vid, PurePosixPath(vid), self.required_frames(bench, frames, None), frames)
+            return
+        for sample in bench.samples:
+            vid = sample.video_id
+            if vid not in checked:
+                checked[vid] = _checked_frames(bench, vid, tuple(bench.videos[vid].frames))
+            allowed = tuple(bench.prediction_frames(sample))
+            if allowed != checked[vid]:
+                _checked_frames(bench, vid, allowed)
+            yield Folder(sample.key, vid, relative_prediction_dir(bench, sample),
+                         self.required_frames(bench, checked[vid], sample), allowed)
+
+    # -- scoring --------------------------------------------------------------------------------
+
+    def score_video(self, bench: Benchmark, video_id: str, keys: list[str], reader: PredictionReader,
+                    opt: Options) -> VideoOutcome:
+        """Scores of the units ``keys`` of one video (all of them, for per-video protocols)."""
+        raise NotImplementedError
+
+    # -- summary --------------------------------------------------------------------------------
+
+    def headline(self, per_sample: pd.DataFrame, per_object: pd.DataFrame) -> dict[str, Any]:
+        """The protocol's own summary numbers (J, F, J&F and any statistics)."""
+        raise NotImplementedError
+
+    def details(self, per_sample: pd.DataFrame, per_object: pd.DataFrame) -> dict[str, Any]:
+        """Notes and the breakdown, after the common numbers."""
+        raise NotImplementedError
+
+    def summarise(self, per_sample: pd.DataFrame, per_object: pd.DataFrame, missing_samples: int,
+                  missing_frames: int) -> dict[str, Any]:
+        """The summary: the protocol's numbers, gIoU/cIoU, the missing counts, then the details."""
+        from .results import iou_summary
+
+        summary = self.headline(per_sample, per_object)
+        summary.update(iou_summary(per_sample))
+        summary.update({"missing_samples": int(missing_samples), "missing_frames": int(missing_frames),
+                        "n_samples": len(per_sample)})
+        summary.update(self.details(per_sample, per_object))
+        return summary
 
 
-# -------------------------------------------------------------------------------- refdavis
+# ------------------------------------------------------------------------------------ registry
+
+from .protocol_registry import BUILTIN, get, names, register, unregister  # noqa: E402, F401  (re-exported)
+
+_MOVED = {  # old import paths of the per-protocol code (kept for one release)
+    "merge_slot": "davis_protocols", "refdavis_slot": "davis_protocols", "UnsupAccumulator": "davis_protocols",
+    "VOID": "davis_protocols", "MAX_PROPOSALS": "davis_protocols", "N_SLOTS": "davis_protocols",
+}
 
 
-def refdavis_slot(sample: Sample) -> tuple[int, int]:
-    """(object index k, annotator slot a) from ``exp_id = 4k + a``."""
-    try:
-        e = int(sample.exp_id)
-    except ValueError as err:
-        raise InputError(None, f"Ref-DAVIS exp_id {sample.exp_id!r} of {sample.key!r} is not an integer") from err
-    return e // N_SLOTS, e % N_SLOTS
-
-
-def merge_slot(masks: list[tuple[int, np.ndarray | None]], size: tuple[int, int]) -> np.ndarray:
-    """Merge binary object masks into one label map: label k+1 where object k is on; where
-    several are on the lowest index wins (argmax over [0.1 background, masks >= 0.5])."""
-    labels = np.zeros(size, np.uint8)
-    for k, m in sorted(masks, key=lambda km: km[0], reverse=True):
-        if m is not None:
-            labels[m] = k + 1
-    return labels
-
-
-def score_refdavis_video(bench: Benchmark, video_id: str, keys: list[str], missing: dict[str, tuple[str, ...]],
-                         opt: Options) -> VideoOutcome:
-    out = VideoOutcome(video_id)
-    frames = tuple(bench.videos[video_id].frames)
-    n_obj = _n_objects(bench, video_id, frames)
-    samples = [bench.sample(k) for k in keys]
-    slots: dict[int, list[tuple[int, Sample]]] = {}
-    for s in samples:
-        k, a = refdavis_slot(s)
-        if k + 1 > MAX_PROPOSALS:
-            raise InputError(bench.meta_path, f"{s.key}: object index {k} gives more than {MAX_PROPOSALS} proposals")
-        slots.setdefault(a, []).append((k, s))
-    skipped = set()
-    for s in samples:
-        gone = missing.get(s.key, ())
-        if gone:
-            out.missing_samples += 1
-            out.missing_frames += len(gone)
-            if opt.missing == "skip":
-                skipped.add(s.key)
-    accs = {a: UnsupAccumulator(n_obj, len(frames)) for a in sorted(slots)}
-    per_sample = {s.key: ([], [], 0, 0) for s in samples if s.key not in skipped}
-    root = Path(opt.pred_root)
-    ok = True
-    for t, frame in enumerate(frames):
-        lab, void = _labels_and_void(bench, video_id, frame)
-        gts = [lab == k + 1 for k in range(n_obj)]
-        for a, members in slots.items():
-            masks: list[tuple[int, np.ndarray | None]] = []
-            for k, s in members:
-                if s.key in skipped or (frame in missing.get(s.key, ()) and opt.missing == "empty"):
-                    mask = None
-                else:
-                    path = root / bench.prediction_path(s, frame)
-                    arr = read_prediction(path, out.problems)
-                    mask, problem = (None, None) if arr is None else binary_mask(arr, path, lab.shape)
-                    if arr is None or problem:
-                        if problem:
-                            out.problems.append(problem)
-                        ok = False
-                        continue
-                masks.append((k, mask))
-                if s.key in per_sample:
-                    _add_expression_frame(per_sample, s, lab, void, mask, opt)
-            merged = merge_slot(masks, lab.shape)
-            accs[a].add_frame(t, gts, void, merged, _present_ids(merged), opt.bound_th)
-    if ok:
-        for a, acc in accs.items():
-            _unsup_rows(acc, video_id, opt, 0, a, out, with_samples=False)
-        for s in samples:
-            if s.key in per_sample:
-                j, f, i, u = per_sample[s.key]
-                out.samples.append(_sample_row(s, j, f, i, u, len(missing.get(s.key, ()))))
-    out.peak_rss_mb = peak_rss_mb()
-    return out
-
-
-def _add_expression_frame(acc: dict, sample: Sample, lab: np.ndarray, void: np.ndarray | None,
-                          mask: np.ndarray | None, opt: Options) -> None:
-    """Toolkit-only per-expression scores: the binary mask against the referred GT object(s)."""
-    ids = [int(o) for o in sample.obj_ids if str(o).isdigit()]
-    gt = np.isin(lab, ids) if ids else np.zeros(lab.shape, bool)
-    s = frame_scores(gt, mask, void, opt.bound_th)
-    j, f, i, u = acc[sample.key]
-    j.append(s.j)
-    f.append(s.f)
-    acc[sample.key] = (j, f, i + s.inter, u + s.union)
+def __getattr__(attr: str) -> Any:
+    if attr in _MOVED:
+        return getattr(importlib.import_module(f"{__package__}.{_MOVED[attr]}"), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

@@ -1,8 +1,8 @@
 """Scoring results: the per-sample table, the per-object table (DAVIS protocols) and the summary.
 
-The summary is computed here from the tables, so a results file can always be re-derived from
-its rows. Files are written atomically; JSON carries ``"format": "reasonvos-results/1"`` and
-never NaN (written as null). Values are fractions in [0, 1].
+The summary is computed from the tables (each protocol class says how, with the helpers here),
+so a results file can always be re-derived from its rows. Files are written atomically; JSON follows :mod:`.schema` (``"format":
+"reasonvos-results/1"``) and never holds NaN (written as null). Values are fractions in [0, 1].
 """
 
 from __future__ import annotations
@@ -25,25 +25,26 @@ from reasonvos.fileio import read_json, write_text_atomic
 from reasonvos.outputs import OutputFile, check_outputs, head
 from reasonvos.textsafe import csv_cell
 
-FORMAT = "reasonvos-results/1"
-SAMPLE_COLUMNS = ["key", "video", "exp_id", "obj_ids", "text", "kind", "source", "annotator",
-                  "J", "F", "J&F", "I", "U", "frames", "missing_frames"]
-DAVIS_STATS = ["J-Recall", "J-Decay", "F-Recall", "F-Decay"]
-SLOT_KIND = {0: ("first-frame", 1), 1: ("full-video", 1), 2: ("first-frame", 2), 3: ("full-video", 2)}
+from .schema import FORMAT, SAMPLE_COLUMNS
+
+__all__ = ["FORMAT", "SAMPLE_COLUMNS", "Results", "breakdown", "iou_summary", "jf", "mean", "summarise"]
 
 
-def _mean(values) -> float:
+def mean(values) -> float:
+    """Mean as float64, NaN for no values."""
     v = np.asarray(list(values), dtype=np.float64)
     return float(np.mean(v)) if v.size else float("nan")
 
 
-def _jf(frame: pd.DataFrame) -> dict:
-    j, f = _mean(frame["J"]), _mean(frame["F"])
+def jf(frame: pd.DataFrame) -> dict:
+    """J, F, J&F = (J + F) / 2 and n of a table of rows."""
+    j, f = mean(frame["J"]), mean(frame["F"])
     return {"J": j, "F": f, "J&F": (j + f) / 2, "n": len(frame)}
 
 
 def iou_summary(per_sample: pd.DataFrame) -> dict:
-    """gIoU, gIoU-frame and cIoU (docs/metrics.md#video-definitions) from per-sample I/U sums and J."""
+    """gIoU (mean of per-sample I/U sums), gIoU-frame (frame-weighted mean J) and cIoU (total I
+    over total U); an empty union counts as IoU 1, as the per-frame J does (docs/metrics.md#video-definitions)."""
     if per_sample.empty:
         return {"gIoU": float("nan"), "gIoU-frame": float("nan"), "cIoU": float("nan")}
     inter = per_sample["I"].to_numpy(np.float64)
@@ -58,59 +59,20 @@ def iou_summary(per_sample: pd.DataFrame) -> dict:
     }
 
 
-def _breakdown(per_sample: pd.DataFrame, column: str) -> dict:
+def breakdown(per_sample: pd.DataFrame, column: str) -> dict:
+    """J, F, J&F, n per value of ``column`` (rows where it is missing are left out)."""
     if per_sample.empty or column not in per_sample:
         return {}
     present = per_sample[per_sample[column].notna()]
-    return {str(value): _jf(group) for value, group in present.groupby(column, sort=True)}
+    return {str(value): jf(group) for value, group in present.groupby(column, sort=True)}
 
 
 def summarise(protocol: str, per_sample: pd.DataFrame, per_object: pd.DataFrame,
               missing_samples: int, missing_frames: int) -> dict:
-    """Summary numbers: expression = mean over samples; DAVIS = mean over objects; refdavis =
-    mean over the annotator slots of each slot's DAVIS means."""
-    summary: dict[str, Any] = {}
-    if protocol == "expression":
-        summary.update({k: v for k, v in _jf(per_sample).items() if k != "n"})
-    elif protocol in ("davis-semi", "davis-unsup"):
-        summary.update({k: v for k, v in _jf(per_object).items() if k != "n"})
-        summary.update({k: _mean(per_object[k]) if not per_object.empty else float("nan") for k in DAVIS_STATS})
-    elif protocol == "refdavis":
-        slots = {int(a): g for a, g in per_object.groupby("slot")} if not per_object.empty else {}
-        per_slot = {a: {**_jf(g), **{k: _mean(g[k]) for k in DAVIS_STATS}} for a, g in sorted(slots.items())}
-        for k in ("J", "F", *DAVIS_STATS):
-            summary[k] = _mean(s[k] for s in per_slot.values())
-        summary["J&F"] = (summary["J"] + summary["F"]) / 2
-        summary = {k: summary[k] for k in ("J", "F", "J&F", *DAVIS_STATS)}
-    else:
-        raise ValueError(f"unknown protocol {protocol!r}")
-    summary.update(iou_summary(per_sample))
-    summary.update({"missing_samples": int(missing_samples), "missing_frames": int(missing_frames),
-                    "n_samples": len(per_sample)})
-    if protocol == "refdavis":
-        summary["iou_note"] = "gIoU/cIoU per expression against its referred object: toolkit-only numbers"
-        summary["breakdown"] = _slot_breakdown(per_slot)
-    else:
-        summary["breakdown"] = {c: b for c in ("kind", "source", "annotator") if (b := _breakdown(per_sample, c))}
-    return summary
+    """The summary of ``protocol`` (each protocol class says how it summarises its tables)."""
+    from .protocols import get
 
-
-def _slot_breakdown(per_slot: dict[int, dict]) -> dict:
-    def combine(slots: list[int]) -> dict:
-        chosen = [per_slot[a] for a in slots if a in per_slot]
-        j, f = _mean(s["J"] for s in chosen), _mean(s["F"] for s in chosen)
-        return {"J": j, "F": f, "J&F": (j + f) / 2, "n": sum(s["n"] for s in chosen)}
-
-    out: dict[str, dict] = {"slot": {str(a): {k: s[k] for k in ("J", "F", "J&F", "n")} for a, s in per_slot.items()}}
-    kinds: dict[str, list[int]] = {}
-    annotators: dict[str, list[int]] = {}
-    for a, (kind, annotator) in SLOT_KIND.items():
-        if a in per_slot:
-            kinds.setdefault(kind, []).append(a)
-            annotators.setdefault(str(annotator), []).append(a)
-    out["kind"] = {k: combine(v) for k, v in kinds.items()}
-    out["annotator"] = {k: combine(v) for k, v in annotators.items()}
-    return out
+    return get(protocol).summarise(per_sample, per_object, missing_samples, missing_frames)
 
 
 def _clean(value: Any) -> Any:
@@ -241,7 +203,7 @@ class Results:
         return cls(
             benchmark=data["benchmark"], split=data.get("split"), protocol=data["protocol"],
             missing_policy=data.get("missing_policy", ""), summary=data["summary"],
-            per_sample=pd.DataFrame(data["per_sample"], columns=None if data["per_sample"] else SAMPLE_COLUMNS),
+            per_sample=pd.DataFrame(data["per_sample"], columns=None if data["per_sample"] else list(SAMPLE_COLUMNS)),
             per_object=pd.DataFrame(data.get("per_object") or []), method=data.get("method"),
             method_meta=dict(data.get("method_meta") or {}), toolkit_version=data.get("toolkit_version", ""),
             date=data.get("date", ""),

@@ -1,16 +1,22 @@
 """``score(benchmark, pred_dir, ...)``: check a prediction folder and score it, one video per task.
 
-The main process lists the prediction folders (missing and stray files), then hands each video
-to a process pool as a small task (video id, sample keys, missing frames); the worker decodes the
-masks itself, one frame at a time, so memory stays flat in the number and length of videos. The
-benchmark reaches each worker once, through the pool initializer. Problems found while decoding
-(wrong size, wrong values, undecodable PNGs) come back with the results; if there is any, the
-whole run fails with one grouped report and nothing is written.
+The protocol (a class, see :mod:`.protocols`) says which prediction folders it reads and which
+frames they must hold. The main process lists those folders without opening a file (missing,
+stray and unreadable entries: FIFOs, link loops, folders it may not list, names that are not
+UTF-8), applies the ``--missing`` policy once for every protocol (:func:`make_tasks`), then hands
+each video to a process pool as a small task (video id, unit keys, frames to score as empty);
+the worker decodes the masks itself, one frame at a time, so memory stays flat in the number and
+length of videos. The benchmark reaches each worker once, through the pool initializer, and a
+worker ends itself when the process that started it dies. Problems found while decoding (wrong
+size, wrong values, undecodable PNGs) come back with the results; if there is any, the whole run
+fails with one grouped report and nothing is written.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -22,53 +28,55 @@ from reasonvos import __version__
 from reasonvos.benchmarks.model import Benchmark
 from reasonvos.errors import InputError, PredictionError
 
-from .checks import CheckReport, Problem, list_folder
+from .checks import CheckReport, Problem, entry_problem, list_folder, shown
 from .metrics import BOUND_TH
 from .protocols import (
-    DEFAULT_PROTOCOL,
-    PROTOCOLS,
+    MISSING_POLICIES,
+    Folder,
     Options,
+    PredictionReader,
+    Protocol,
     VideoOutcome,
+    get,
     peak_rss_mb,
-    score_davis_semi_video,
-    score_davis_unsup_video,
-    score_expression_video,
-    score_refdavis_video,
 )
-from .results import SAMPLE_COLUMNS, Results, summarise
+from .results import Results
+from .schema import SAMPLE_COLUMNS
 
-MISSING_POLICIES = ("error", "empty", "skip")
-#: which protocols each benchmark can be scored with (index-PNG protocols need gt_labels)
-ALLOWED = {
-    "reasonvos": ("expression",),
-    "mevis": ("expression",),
-    "refytvos": ("expression",),
-    "refdavis": ("refdavis", "expression"),
-    "davis": ("davis-semi", "davis-unsup"),
-}
-
-Task = tuple[str, list[str], dict]  # (video id, sample keys, missing frames per sample key / video)
+Task = tuple[str, list[str], dict]  # (video id, unit keys, missing frames to score as empty, per unit key)
 
 _WORKER: dict = {}
+#: how often a pool worker checks that the process that started it is still alive (seconds)
+PARENT_POLL_S = 0.5
 
 
-def _init_worker(benchmark: Benchmark, protocol: str, options: Options) -> None:
-    _WORKER.update(benchmark=benchmark, protocol=protocol, options=options, start_rss=peak_rss_mb())
+def _exit_with_parent() -> None:
+    """End this worker when its parent is gone (e.g. SIGKILLed, so it never shuts the pool down):
+    an orphan worker would otherwise wait for tasks forever. Orphans are re-parented, so a
+    changed parent id is the sign. The parent is whoever started the worker (``score``'s process
+    under fork; the fork server under forkserver, which exits when ``score``'s process does)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="reasonvos-parent-watch", daemon=True).start()
+
+
+def _init_worker(benchmark: Benchmark, protocol: str, options: Options, in_pool: bool = False) -> None:
+    if in_pool:
+        _exit_with_parent()
+    _WORKER.update(benchmark=benchmark, protocol=get(protocol), options=options, start_rss=peak_rss_mb())
 
 
 def _run_task(task: Task) -> VideoOutcome | tuple[str, str | None, str]:
     """Score one video in a worker; InputErrors come back as data (they do not pickle)."""
-    video, keys, missing = task
+    video, keys, empty = task
     bench, protocol, opt = _WORKER["benchmark"], _WORKER["protocol"], _WORKER["options"]
     try:
-        if protocol == "expression":
-            out = score_expression_video(bench, video, keys, missing, opt)
-        elif protocol == "refdavis":
-            out = score_refdavis_video(bench, video, keys, missing, opt)
-        elif protocol == "davis-semi":
-            out = score_davis_semi_video(bench, video, missing.get(video, ()), opt)
-        else:
-            out = score_davis_unsup_video(bench, video, missing.get(video, ()), opt)
+        out = protocol.score_video(bench, video, keys, PredictionReader(opt.pred_root, empty, []), opt)
         out.start_rss_mb = _WORKER["start_rss"]
         return out
     except InputError as e:
@@ -82,60 +90,75 @@ def _raise_worker_error(err: tuple[str, str | None, str]) -> None:
     raise cls(err[1], err[2])
 
 
-def list_predictions(benchmark: Benchmark, pred_dir: Path, protocol: str) -> tuple[list[Task], list[Problem]]:
-    """Tasks per video (with the frames found missing) and the listing problems."""
+def list_predictions(folders: list[Folder], pred_dir: Path) -> tuple[dict[str, tuple[str, ...]], list[Problem]]:
+    """The frames missing per unit key, and the listing problems of every prediction folder."""
     problems: list[Problem] = []
-    tasks: list[Task] = []
-    if protocol in ("davis-semi", "davis-unsup"):
-        for vid, video in benchmark.videos.items():
-            frames = list(video.frames)
-            required = frames[1:-1] if protocol == "davis-semi" else frames
-            listing = list_folder(pred_dir / vid, required, frames, problems)
-            tasks.append((vid, [], {vid: listing.missing} if listing.missing else {}))
-        return tasks, problems
-    by_video: dict[str, Task] = {}
-    for sample in benchmark.samples:
-        required = list(benchmark.scored_frames(sample))
-        allowed = list(benchmark.prediction_frames(sample))
-        listing = list_folder(pred_dir / benchmark.prediction_dir(sample), required, allowed, problems)
-        task = by_video.setdefault(sample.video_id, (sample.video_id, [], {}))
-        task[1].append(sample.key)
+    missing: dict[str, tuple[str, ...]] = {}
+    for folder in folders:
+        listing = list_folder(pred_dir / folder.rel, folder.required, folder.allowed, problems)
         if listing.missing:
-            task[2][sample.key] = listing.missing
-    return list(by_video.values()), problems
+            missing[folder.key] = listing.missing
+    return missing, problems
 
 
-def unexpected_entries(benchmark: Benchmark, pred_dir: Path, protocol: str) -> list[str]:
+def make_tasks(folders: list[Folder], missing: dict[str, tuple[str, ...]], policy: str) -> list[Task]:
+    """One task per video, in benchmark order: the missing-prediction policy, applied once for
+    every protocol. ``skip`` leaves out the units with a missing file (a video whose units are
+    all left out gets no task); ``empty`` hands their missing frames over, to be scored as empty
+    masks; ``error`` never gets here with anything missing."""
+    by_video: dict[str, Task] = {}
+    for folder in folders:
+        gone = missing.get(folder.key)
+        if gone and policy == "skip":
+            continue
+        task = by_video.setdefault(folder.video, (folder.video, [], {}))
+        task[1].append(folder.key)
+        if gone:
+            task[2][folder.key] = gone
+    return list(by_video.values())
+
+
+def unexpected_entries(folders: list[Folder], pred_dir: Path) -> tuple[list[str], list[Problem]]:
     """Folders and files of the prediction tree that belong to no sample (e.g. predictions of
-    another split or a stale run). They are not scored; the caller reports them."""
-    if protocol in ("davis-semi", "davis-unsup"):
-        dirs = [PurePosixPath(v) for v in benchmark.videos]
-    else:
-        dirs = [benchmark.prediction_dir(s) for s in benchmark.samples]
+    another split or a stale run; not scored, the caller reports them), and the entries on the
+    way that cannot be read (names that are not UTF-8, folders that cannot be listed)."""
+    dirs = [f.rel for f in folders]
     expected = {d.parts[:i] for d in dirs for i in range(1, len(d.parts) + 1)}
     depth = max((len(d.parts) for d in dirs), default=1)
     out: list[str] = []
+    problems: list[Problem] = []
 
     def walk(folder: Path, prefix: tuple[str, ...]) -> None:
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            problems.append(Problem("unreadable", shown(str(folder)), f"cannot list the folder: {e.strerror or e}"))
+            return
+        for entry in entries:
             if entry.name.startswith("."):
                 continue
             parts = (*prefix, entry.name)
-            if parts not in expected:
+            if parts in expected:
+                if len(parts) < depth and entry.is_dir():
+                    walk(Path(entry.path), parts)
+                continue
+            bad = entry_problem(entry)
+            if bad:
+                problems.append(bad)
+            else:
                 out.append(str(PurePosixPath(*parts)) + ("/" if entry.is_dir() else ""))
-            elif entry.is_dir() and len(parts) < depth:
-                walk(Path(entry.path), parts)
 
     walk(pred_dir, ())
-    return out
+    return out, problems
 
 
 def resolve_protocol(benchmark: Benchmark, protocol: str | None) -> str:
-    protocol = protocol or DEFAULT_PROTOCOL.get(benchmark.name, "expression")
-    if protocol not in PROTOCOLS:
-        raise InputError(None, f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
-    allowed = ALLOWED.get(benchmark.name)
-    if allowed is not None and protocol not in allowed:
+    """The protocol to score with: the one asked for if the benchmark allows it, else the
+    benchmark's default (both from its declaration, ``bench.spec.protocols``)."""
+    allowed = benchmark.spec.protocols
+    protocol = protocol or allowed[0]
+    get(protocol)  # an unknown name is an error naming the known ones
+    if protocol not in allowed:
         raise InputError(None, f"{benchmark.name} cannot be scored with protocol {protocol!r} "
                          f"(allowed: {', '.join(allowed)})")
     return protocol
@@ -153,7 +176,7 @@ def _run(tasks: list[Task], benchmark: Benchmark, protocol: str, opt: Options, w
             _WORKER.clear()
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=_init_worker,
-                                 initargs=(benchmark, protocol, opt)) as pool:
+                                 initargs=(benchmark, protocol, opt, True)) as pool:
             futures = [pool.submit(_run_task, t) for t in tasks]  # workers start before any tqdm thread
             for fut in tqdm(as_completed(futures), total=len(futures), desc=f"score {benchmark.name}",
                             unit="video", disable=quiet):
@@ -163,6 +186,13 @@ def _run(tasks: list[Task], benchmark: Benchmark, protocol: str, opt: Options, w
         if isinstance(o, tuple):
             _raise_worker_error(o)
     return outcomes
+
+
+def _refuse_policy(proto: Protocol, missing: str) -> None:
+    """A protocol may not be able to apply every policy (refdavis cannot skip): say why."""
+    if missing not in proto.missing_policies:
+        raise InputError(None, f"--missing {missing} is not available for protocol {proto.name!r}: "
+                         f"{proto.missing_note or 'allowed: ' + ', '.join(proto.missing_policies)}")
 
 
 def score(
@@ -179,9 +209,13 @@ def score(
 ) -> Results:
     """Score the predictions under ``pred_dir`` against ``benchmark``'s ground truth.
 
-    ``missing``: ``error`` (list every missing file, raise), ``empty`` (score as empty masks) or
-    ``skip`` (drop the sample or video, as VideoLISA's scripts do); the result records it.
-    Raises :class:`~reasonvos.errors.PredictionError` (with ``.report``) on any bad prediction.
+    ``protocol``: one of ``benchmark.spec.protocols`` (default: the first). ``missing``:
+    ``error`` (list every missing file, raise), ``empty`` (score as empty masks) or ``skip``
+    (drop the sample, or the video for per-video protocols, as VideoLISA's scripts do; refused
+    by protocols that cannot drop one, e.g. refdavis); the result records the policy and the
+    missing samples and frames. Raises :class:`~reasonvos.errors.PredictionError` (with
+    ``.report``) on any bad prediction, and InputError for metadata ids that would lead outside
+    ``pred_dir`` and for ground truth the protocol would score wrongly (a DAVIS GT frame missing).
     """
     if missing not in MISSING_POLICIES:
         raise InputError(None, f"--missing must be one of {', '.join(MISSING_POLICIES)}, not {missing!r}")
@@ -190,16 +224,22 @@ def score(
                          f"{benchmark.name} split {benchmark.split!r} has no public ground truth; "
                          "use `reasonvos submit` for server-scored splits")
     protocol = resolve_protocol(benchmark, protocol)
+    proto = get(protocol)
+    _refuse_policy(proto, missing)
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
         raise PredictionError(pred_dir, "prediction folder not found")
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
         raise InputError(None, f"--workers must be at least 1, not {workers}")
-    tasks, listing = list_predictions(benchmark, pred_dir, protocol)
-    report = CheckReport(pred_dir, [p for p in listing if p.kind != "missing" or missing == "error"])
+    proto.check_ground_truth(benchmark)
+    folders = list(proto.folders(benchmark))
+    gone, listing = list_predictions(folders, pred_dir)
+    extra, unreadable = unexpected_entries(folders, pred_dir)
+    report = CheckReport(pred_dir, [p for p in listing if p.kind != "missing" or missing == "error"] + unreadable)
     if report:
         raise report.error()
+    tasks = make_tasks(folders, gone, missing)
     opt = Options(str(pred_dir), missing, compat_decay, bound_th)
     outcomes = _run(tasks, benchmark, protocol, opt, workers, quiet)
     for o in outcomes:
@@ -212,14 +252,12 @@ def score(
         reasons = "; ".join(f"{o.video}: {o.unscored}" for o in outcomes if o.unscored)
         raise InputError(benchmark.meta_path or benchmark.root,
                          "nothing to score" + (f" ({reasons})" if reasons else " (the benchmark has no samples)"))
-    per_sample = pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
+    per_sample = pd.DataFrame(samples, columns=list(SAMPLE_COLUMNS))
     per_object = pd.DataFrame(objects)
-    summary = summarise(protocol, per_sample, per_object, sum(o.missing_samples for o in outcomes),
-                        sum(o.missing_frames for o in outcomes))
+    summary = proto.summarise(per_sample, per_object, len(gone), sum(map(len, gone.values())))
     unscored = {o.video: o.unscored for o in outcomes if o.unscored}
     if unscored:
         summary["unscored_videos"] = unscored
-    extra = unexpected_entries(benchmark, pred_dir, protocol)
     if extra:  # not part of the benchmark: not scored, but never silently
         summary["unexpected_entries"] = {"count": len(extra), "first": extra[:20]}
     return Results(

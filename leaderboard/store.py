@@ -21,19 +21,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reasonvos.evaluators.schema import (  # the results format, defined once: what `score` writes
+    COUNT_KEYS,
+    FORMAT_CURRENT,
+    FORMAT_PREFIX,
+    FRACTION_KEYS,
+    ROLES,
+    SIGNED_KEYS,
+)
+
 from reasonvos.benchmarks import registry
 from reasonvos.errors import InputError, MetadataError, MissingFileError
 from reasonvos.fileio import read_json
 
-#: the results format this reader understands (major version 1)
-FORMAT_PREFIX = "reasonvos-results/"
-FORMAT_CURRENT = "reasonvos-results/1"
-
-#: metrics that are fractions in [0, 1]; decays may be negative
-FRACTION_KEYS = ("J", "F", "J&F", "J-Recall", "F-Recall", "gIoU", "gIoU-frame", "cIoU")
-SIGNED_KEYS = ("J-Decay", "F-Decay")
-COUNT_KEYS = ("missing_samples", "missing_frames", "n_samples")
-ROLES = ("model", "published", "oracle", "floor")  # published = predictions released by other authors, scored here
 #: DAVIS-CSV headers written by the official davis2017-evaluation script
 DAVIS_CSV_HEADERS = ("J&F-Mean", "J-Mean", "F-Mean")
 

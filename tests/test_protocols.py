@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from reasonvos.evaluators import score
-from reasonvos.evaluators.protocols import merge_slot
+from reasonvos.evaluators.davis_protocols import merge_slot
 from reasonvos.evaluators.results import iou_summary
 from reasonvos.evaluators.statistics import db_statistics, decay_bins
 from reference_metrics import ref_f, ref_j
@@ -18,7 +18,7 @@ from writers.davis import object_labels, write_davis
 from writers.reasonvos import write_reasonvos
 
 from reasonvos import load_benchmark
-from reasonvos.errors import PredictionError
+from reasonvos.errors import InputError, PredictionError
 from reasonvos.masks import write_binary_png, write_index_png
 
 TOL = 1e-12
@@ -334,3 +334,58 @@ def test_refdavis_is_the_unsupervised_protocol_per_slot_then_the_mean(tmp_path):
     assert set(res.summary["breakdown"]["kind"]) == {"first-frame", "full-video"}
     assert set(res.summary["breakdown"]["annotator"]) == {"1", "2"}
     assert len(res.per_sample) == len(bench.samples)
+
+
+# ------------------------------------------------------------------- protocols are classes
+
+
+def test_a_protocol_added_from_outside_is_scored_with_the_common_missing_policy(reasonvos_case):
+    """A protocol is a class: a subclass registered by a user changes how results are summarised,
+    a benchmark's declaration allows it, and the scorer applies ``--missing`` to it unchanged."""
+    from dataclasses import replace
+
+    from reasonvos.evaluators import protocol_registry
+    from reasonvos.evaluators.expression import ExpressionProtocol
+    from reasonvos.evaluators.results import jf
+
+    from reasonvos.benchmarks import registry
+
+    @protocol_registry.register
+    class WorstHalf(ExpressionProtocol):
+        """J, F and J&F over the half of the samples with the lowest J&F."""
+
+        name = "expression-worst-half"
+
+        def headline(self, per_sample, per_object):
+            worst = per_sample.nsmallest(max(1, len(per_sample) // 2), "J&F")
+            return {k: v for k, v in jf(worst).items() if k != "n"}
+
+    bench, pred, pairs = reasonvos_case
+    spec = bench.spec
+    registry.register(replace(spec, protocols=(*spec.protocols, WorstHalf.name)), replace=True)
+    try:
+        assert WorstHalf.name in protocol_registry.names()
+        res = score(bench, pred, protocol=WorstHalf.name, workers=1)
+        worst = res.per_sample.nsmallest(len(bench.samples) // 2, "J&F")
+        assert res.summary["J&F"] == pytest.approx(worst["J&F"].mean(), abs=TOL)
+        assert res.protocol == WorstHalf.name and res.summary["n_samples"] == len(bench.samples)
+        # the policy is the scorer's: the new protocol skips a sample with a missing file unaided
+        s = bench.samples[0]
+        (pred / bench.prediction_path(s, bench.prediction_frames(s)[0])).unlink()
+        skipped = score(bench, pred, protocol=WorstHalf.name, workers=1, missing="skip")
+        assert s.key not in set(skipped.per_sample["key"])
+        assert (skipped.summary["missing_samples"], skipped.summary["missing_frames"]) == (1, 1)
+    finally:
+        registry.register(spec, replace=True)
+        protocol_registry.unregister(WorstHalf.name)
+    with pytest.raises(InputError, match="unknown protocol 'expression-worst-half'"):  # unregistered again
+        score(bench, pred, protocol=WorstHalf.name, workers=1)
+
+
+def test_a_benchmark_is_scored_with_the_protocols_its_declaration_lists(reasonvos_case):
+    bench, pred, _ = reasonvos_case
+    assert score(bench, pred, workers=1).protocol == bench.spec.protocols[0]
+    with pytest.raises(InputError, match="cannot be scored with protocol 'davis-semi'"):
+        score(bench, pred, protocol="davis-semi", workers=1)
+    with pytest.raises(InputError, match="unknown protocol 'nope'; known: expression, davis-semi"):
+        score(bench, pred, protocol="nope", workers=1)

@@ -217,13 +217,24 @@ def test_prediction_folders_of_no_sample_are_reported_not_scored(rv, tmp_path, c
 
 
 def test_method_meta_role_must_be_one_the_leaderboard_knows(rv, capsys):
-    from reasonvos.leaderboard.store import ROLES as LEADERBOARD_ROLES
-
-    from reasonvos.cli.score import ROLES
-
-    assert set(ROLES) == set(LEADERBOARD_ROLES)
     bench, pred = rv
     assert main(["score", "reasonvos", "--root", str(bench.root), "--pred", str(pred), "--workers", "1",
                  "--method-meta", "role=baseline", "--quiet"]) == 1
     assert "--method-meta role must be one of" in capsys.readouterr().err
 
+
+def test_the_leaderboard_reads_a_results_file_scored_with_the_default_protocol_unmarked(rv, tmp_path):
+    from reasonvos.leaderboard.store import read_results
+    from reasonvos.leaderboard.tables import entry_marks
+
+    bench, pred = rv
+    out = tmp_path / "r.json"
+    assert main(["score", "reasonvos", "--root", str(bench.root), "--pred", str(pred), "--workers", "1",
+                 "--method-meta", "role=published", "--json", str(out), "--quiet"]) == 0
+    entry = read_results(out)
+    assert entry.protocol == bench.spec.protocols[0] and entry.role == "published"
+    assert entry_marks(entry) == ["[published predictions]"]  # the default protocol is not named
+    data = json.loads(out.read_text())
+    data["protocol"] = "davis-unsup"
+    out.write_text(json.dumps(data))
+    assert "[davis-unsup]" in entry_marks(read_results(out))

@@ -13,11 +13,8 @@ import sys
 
 from reasonvos.benchmarks import registry
 from reasonvos.errors import InputError
-
-
-def protocols() -> tuple[str, ...]:
-    """Every protocol some registered benchmark can be scored with (the ``--protocol`` choices)."""
-    return tuple(dict.fromkeys(p for spec in registry.all_specs() for p in spec.protocols))
+from reasonvos.evaluators.protocol_registry import names as protocol_names
+from reasonvos.evaluators.schema import ROLES
 
 
 def _default_protocols_text() -> str:
@@ -30,10 +27,6 @@ def _default_protocols_text() -> str:
         return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
     return "; ".join(f"{p} for {listed(names)}" for p, names in by_protocol.items())
-
-
-#: how the leaderboard labels an entry (kept in step with reasonvos.leaderboard.store.ROLES by a test)
-ROLES = ("model", "published", "oracle", "floor")
 
 
 def parse_meta(items: list[str]) -> dict:
@@ -66,11 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gt", metavar="DIR", help="davis: folder with one sub-folder of index PNGs per video")
     p.add_argument("--split", help="split to score (must have ground truth)")
     p.add_argument("--pred", required=True, metavar="DIR", help="prediction folder in the benchmark's layout")
-    p.add_argument("--protocol", choices=protocols(), help="scoring protocol (default: the benchmark's)")
+    p.add_argument("--protocol", choices=protocol_names(), help="scoring protocol (default: the benchmark's)")
     p.add_argument("--workers", type=int, metavar="N", help="processes, one video at a time (default: all cores)")
     p.add_argument("--missing", choices=("error", "empty", "skip"), default="error",
                    help="missing prediction frames: error (list them, exit 1; default), empty (score as empty "
-                   "masks) or skip (drop the sample, as VideoLISA's scripts do)")
+                   "masks) or skip (drop the sample, as VideoLISA's scripts do; not for the refdavis protocol, "
+                   "whose slots merge every expression)")
     p.add_argument("--method", metavar="NAME", help="method name recorded in the results")
     p.add_argument("--method-meta", action="append", default=[], metavar="KEY=VALUE",
                    help="method metadata recorded in the results (repeatable), e.g. checkpoint=... T_sparse=32")
