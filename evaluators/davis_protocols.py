@@ -28,12 +28,12 @@ import pandas as pd
 from reasonvos.benchmarks.model import Benchmark, Sample
 from reasonvos.errors import InputError
 
+from .davis_statistics import db_statistics
 from .expression import sample_row
 from .metrics import frame_scores
 from .protocols import Options, PredictionReader, Protocol, VideoOutcome, peak_rss_mb
 from .results import breakdown, jf, mean
 from .schema import DAVIS_STATS
-from .statistics import db_statistics
 
 VOID = 255
 MAX_PROPOSALS = 20

@@ -15,7 +15,7 @@ from reasonvos.evaluators import score
 from reasonvos.leaderboard.build import AnalysisSpec, build_leaderboard
 
 from reasonvos import load_benchmark
-from reasonvos.analysis.stats import benchmark_stats
+from reasonvos.analysis.composition import benchmark_stats
 from reasonvos.benchmarks import registry
 from reasonvos.cli import main
 from reasonvos.validation import validate

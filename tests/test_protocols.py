@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from reasonvos.evaluators import score
 from reasonvos.evaluators.davis_protocols import merge_slot
+from reasonvos.evaluators.davis_statistics import db_statistics, decay_bins
 from reasonvos.evaluators.results import iou_summary
-from reasonvos.evaluators.statistics import db_statistics, decay_bins
 from reference_metrics import ref_f, ref_j
 from scipy.optimize import linear_sum_assignment
 from writers.davis import object_labels, write_davis

@@ -9,7 +9,7 @@ from PIL import Image
 from writers.reasonvos import default_videos, write_reasonvos
 
 import reasonvos
-from reasonvos.analysis.stats import FIGURES, compute_stats, format_table, write_outputs
+from reasonvos.analysis.composition import FIGURES, compute_stats, format_table, write_outputs
 from reasonvos.benchmarks.model import Benchmark, Sample, Video
 from reasonvos.cli import main
 

@@ -1,6 +1,6 @@
 """``reasonvos stats``: a benchmark's composition as a table, figures and stats.json.
 
-Thin shell over :func:`reasonvos.analysis.stats.benchmark_stats`; matplotlib is imported only when
+Thin shell over :func:`reasonvos.analysis.composition.benchmark_stats`; matplotlib is imported only when
 figures are written.
 """
 
@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reasonvos.analysis.stats import benchmark_stats, format_table
+    from reasonvos.analysis.composition import benchmark_stats, format_table
 
     stats, written = benchmark_stats(args.name, args.root, args.split, args.out,
                                      masks=not args.no_masks, quiet=args.quiet)
