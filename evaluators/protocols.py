@@ -23,7 +23,7 @@ import numpy as np
 
 from reasonvos.benchmarks.model import Benchmark, Sample
 from reasonvos.errors import InputError, MaskError, MissingFileError
-from reasonvos.masks import read_png_values
+from reasonvos.masks import MaskSizeError, read_png_values
 
 from .checks import Problem, binary_mask, index_labels
 from .metrics import BOUND_TH, frame_scores
@@ -70,12 +70,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def read_prediction(path: Path, problems: list[Problem]) -> np.ndarray | None:
-    """Decode one prediction PNG; a missing or undecodable file becomes a Problem, not an exception."""
+def read_prediction(path: Path, problems: list[Problem], size: tuple[int, int] | None = None) -> np.ndarray | None:
+    """Decode one prediction PNG; a missing or undecodable file becomes a Problem, not an exception.
+
+    ``size`` (H, W) is compared with the PNG's header before it is decoded."""
     try:
-        return read_png_values(path)
+        return read_png_values(path, size)
     except MissingFileError:
         problems.append(Problem("missing", str(path)))
+    except MaskSizeError as e:
+        problems.append(Problem("size", str(path), e.detail))
     except MaskError as e:
         problems.append(Problem("decode", str(path), e.problem))
     return None
@@ -129,7 +133,7 @@ def score_expression_video(bench: Benchmark, video_id: str, keys: list[str], mis
                 mask = None
             else:
                 path = root / bench.prediction_path(sample, frame)
-                arr = read_prediction(path, out.problems)
+                arr = read_prediction(path, out.problems, gt.shape)
                 if arr is None:
                     ok = False
                     continue
@@ -204,7 +208,7 @@ def _pred_labels(root: Path, video_id: str, frame: str, size: tuple[int, int], m
     if frame in gone and opt.missing == "empty":
         return np.zeros(size, np.uint8)
     path = root / video_id / f"{frame}.png"
-    arr = read_prediction(path, out.problems)
+    arr = read_prediction(path, out.problems, size)
     if arr is None:
         return False
     labels, problem = index_labels(arr, path, size, max_id)
@@ -417,7 +421,7 @@ def score_refdavis_video(bench: Benchmark, video_id: str, keys: list[str], missi
                     mask = None
                 else:
                     path = root / bench.prediction_path(s, frame)
-                    arr = read_prediction(path, out.problems)
+                    arr = read_prediction(path, out.problems, lab.shape)
                     mask, problem = (None, None) if arr is None else binary_mask(arr, path, lab.shape)
                     if arr is None or problem:
                         if problem:

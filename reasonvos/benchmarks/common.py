@@ -6,14 +6,13 @@ loader reports bad input the same way.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from reasonvos.errors import MetadataError, MissingFileError
-from reasonvos.fileio import require_dict, require_list
+from reasonvos.fileio import read_bytes, read_json, require_dict, require_list
 
 
 def find_root(root: str | Path, folder: str, markers: Sequence[str]) -> Path:
@@ -51,15 +50,7 @@ def read_meta_json(path: str | Path, what: str = "metadata") -> dict:
     Meant for expression/metadata files; the big ``mask_dict.json`` files use plain ``json``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(path, f"{what} not found")
-    try:
-        with path.open("rb") as f:
-            value = json.load(f, object_pairs_hook=_no_duplicate_keys(path))
-    except UnicodeDecodeError as e:
-        raise MetadataError(path, f"{what} is not valid UTF-8 ({e.reason} at byte {e.start})") from e
-    except json.JSONDecodeError as e:
-        raise MetadataError(path, f"{what} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+    value = read_json(path, what, object_pairs_hook=_no_duplicate_keys(path))
     return require_dict(value, path, "top level")
 
 
@@ -122,10 +113,9 @@ def check_frames_on_disk(folder: Path, frames: Sequence[str], ext: str, what: st
 
 def read_lines(path: Path, what: str) -> list[str]:
     """Non-empty stripped lines of a small text list (e.g. DAVIS ImageSets)."""
-    if not path.is_file():
-        raise MissingFileError(path, f"{what} not found")
+    data = read_bytes(path, what)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise MetadataError(path, f"{what} is not valid UTF-8 ({e.reason} at byte {e.start})") from e
     lines = [line.strip() for line in text.splitlines() if line.strip()]

@@ -15,7 +15,6 @@ it is parsed once per Benchmark on first use and never at load time.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,8 +32,8 @@ from reasonvos.benchmarks.common import (
 from reasonvos.benchmarks.model import Benchmark, Sample, Video
 from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
-from reasonvos.fileio import require_dict
-from reasonvos.masks import decode_rle
+from reasonvos.fileio import load_json, open_regular, require_dict
+from reasonvos.masks import decode_rle, rle_size
 
 SPLITS = ("train", "valid_u", "valid")
 GT_SPLITS = ("train", "valid_u")
@@ -106,13 +105,11 @@ class MevisBenchmark(Benchmark):
         with self._lock:
             if self._mask_dict is None:
                 path = self.mask_dict_path
-                if not path.is_file():
-                    raise MissingFileError(path, "MeViS mask_dict.json not found")
-                try:
-                    with path.open("rb") as f:
-                        value = json.load(f)
-                except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                    raise MetadataError(path, f"mask dict is not valid JSON ({e}); check its sha256") from e
+                with open_regular(path, "MeViS mask_dict.json", MetadataError) as f:
+                    try:
+                        value = load_json(f, path, "MeViS mask_dict.json")
+                    except MetadataError as e:
+                        raise MetadataError(path, f"{e.problem}; check its sha256") from e
                 self._mask_dict = require_dict(value, path, "top level")
             return self._mask_dict
 
@@ -138,9 +135,9 @@ class MevisBenchmark(Benchmark):
                     rle = next((r for r in self.rles(video_id, anno) if r is not None), None)
                     if rle is not None:
                         try:
-                            size = (int(rle["size"][0]), int(rle["size"][1]))
-                        except (TypeError, KeyError, IndexError, ValueError) as e:
-                            raise MaskError(self.mask_dict_path, f"anno_id {anno}: RLE has no valid size") from e
+                            size = rle_size(rle, self.mask_dict_path)
+                        except MaskError as e:
+                            raise MaskError(self.mask_dict_path, f"anno_id {anno}: {e.problem}") from e
                         break
             self._sizes[video_id] = size or self.videos[video_id].frame_size()
         return self._sizes[video_id]

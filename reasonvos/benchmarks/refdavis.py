@@ -47,7 +47,7 @@ from reasonvos.benchmarks.common import (
 from reasonvos.benchmarks.model import Benchmark, Sample, Video
 from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
-from reasonvos.fileio import require_dict
+from reasonvos.fileio import read_bytes, require_dict
 from reasonvos.masks import png_size, read_index_png
 
 SPLITS = ("valid", "train")
@@ -203,10 +203,8 @@ def read_text_annotations(path: Path, encoding: str) -> dict[str, dict[str, str]
     Lines are ``<video> <obj_id> "<expression>"``; the surrounding quotes are removed (the
     converter strips the first and last character unconditionally; a missing quote is kept here).
     """
-    if not path.is_file():
-        raise MissingFileError(path, "Ref-DAVIS text annotation file not found")
+    data = read_bytes(path, "Ref-DAVIS text annotation file")
     try:
-        data = path.read_bytes()
         if encoding == "utf-8" and data.startswith(b"\xef\xbb\xbf"):  # a BOM from an editor: not part of a name
             data = data[3:]
         text = data.decode(encoding)
