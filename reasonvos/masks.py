@@ -25,6 +25,7 @@ import operator
 import os
 import struct
 import tempfile
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,8 +240,10 @@ def png_size(path: str | Path) -> tuple[int, int]:
         else:
             f.seek(0)
             try:
-                with Image.open(f) as img:
-                    w, h = img.size
+                with warnings.catch_warnings():  # Pillow warns between its two limits: refused below
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    with Image.open(f) as img:
+                        w, h = img.size
             except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
                 raise MaskError(path, f"image does not decode ({e})") from e
     check_pixels(h, w, path, "image")

@@ -152,7 +152,7 @@ def _obj_id(value: object, path: Path, where: str) -> str:
 
 def _read_categories(davis: Path) -> dict:
     path = davis / "davis_semantics.json"
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):  # optional; but a FIFO, folder or bad link there is an error
         return {}
     return read_meta_json(path, "DAVIS semantics file")
 
