@@ -341,3 +341,295 @@ def test_hostile_metadata_is_one_line_naming_the_file(benchmarks: Path, tmp_path
         path.write_bytes((json_mutations(text) if kind == "json" else text_mutations(text))[mutation])
     args, _ = METADATA[name]
     refused(["stats", name, "--root", str(root), "--quiet", *args], capsys, path.name, watch=tmp_path)
+
+
+def _set(obj, path: tuple, value) -> None:
+    """Set ``obj[path...]``; ``"*"`` is the first key (or item) at that level."""
+    for i, key in enumerate(path):
+        if key == "*":
+            key = next(iter(obj)) if isinstance(obj, dict) else 0
+        if i == len(path) - 1:
+            obj[key] = value
+        else:
+            obj = obj[key]
+
+
+TYPED = {
+    "reasonvos": ("ReasonVOS/meta_expressions.json", [
+        (("videos",), []), (("videos", "*"), "a string"), (("videos", "*", "frames"), 5),
+        (("videos", "*", "frames"), [1.5, None]), (("videos", "*", "expressions"), 5),
+        (("videos", "*", "expressions", "*"), []), (("videos", "*", "expressions", "*", "exp_text"), 5),
+        (("videos", "*", "expressions", "*", "obj_id"), {"a": 1}), (("videos", "*", "source"), ["x"]),
+    ]),
+    "mevis": ("mevis/valid_u/meta_expressions.json", [
+        (("videos",), "x"), (("videos", "*", "expressions"), []), (("videos", "*", "frames"), None),
+        (("videos", "*", "expressions", "*", "anno_id"), {"a": 1}), (("videos", "*", "expressions", "*", "exp"), 5),
+    ]),
+    "refytvos": ("ref-youtube-vos/meta_expressions/valid/meta_expressions.json", [
+        (("videos", "*", "expressions"), 5), (("videos", "*", "frames"), {"a": 1}),
+    ]),
+}
+
+
+@pytest.mark.parametrize(("name", "path", "value"), [
+    pytest.param(name, path, value, id=f"{name}-{'.'.join(map(str, path))}={json.dumps(value)}")
+    for name, (_rel, cases) in TYPED.items() for path, value in cases
+])
+def test_wrongly_typed_metadata_is_one_line_naming_the_file(benchmarks: Path, tmp_path: Path, capsys,
+                                                            name: str, path: tuple, value):
+    root = tmp_path / name
+    shutil.copytree(benchmarks / name, root, symlinks=True)
+    meta = root / TYPED[name][0]
+    obj = json.loads(meta.read_text())
+    _set(obj, path, value)
+    meta.write_text(json.dumps(obj))
+    refused(["stats", name, "--root", str(root), "--quiet", *METADATA[name][0]], capsys, meta.name, watch=tmp_path)
+
+
+# ------------------------------------------------------------------------ MeViS mask_dict, RLE
+
+
+def _rle_cases() -> list:
+    """(anno entry mutation as a function of the entry, id)."""
+    def first_rle(change: Callable[[dict], object]) -> Callable[[list], list]:
+        def f(entry: list) -> list:
+            i = next(k for k, r in enumerate(entry) if r is not None)
+            return [*entry[:i], change(dict(entry[i])), *entry[i + 1:]]
+        return f
+
+    huge = 10**9
+    return [
+        pytest.param(first_rle(lambda r: {**r, "size": [-5, 7]}), "not positive", id="negative-size"),
+        pytest.param(first_rle(lambda r: {**r, "size": [huge, huge]}), "pixels", id="huge-size"),
+        pytest.param(first_rle(lambda r: {**r, "size": [20000, 20000]}), "pixels", id="20000x20000-size"),
+        pytest.param(first_rle(lambda r: {**r, "size": [2.5, 3]}), "RLE size", id="float-size"),
+        pytest.param(first_rle(lambda r: {**r, "size": ["1", "2"]}), "RLE size", id="string-size"),
+        pytest.param(first_rle(lambda r: {**r, "size": [1, 2, 3]}), "RLE size", id="three-sizes"),
+        pytest.param(first_rle(lambda r: {**r, "counts": 5}), "counts", id="int-counts"),
+        pytest.param(first_rle(lambda r: {**r, "counts": [huge, -huge]}), "negative", id="negative-run"),
+        pytest.param(first_rle(lambda r: {**r, "counts": [10**40]}), "cover", id="huge-run"),
+        pytest.param(first_rle(lambda r: {**r, "counts": "o" * 100_000}), "absurd", id="endless-run"),
+        pytest.param(first_rle(lambda r: {**r, "counts": "é"}), "ASCII", id="non-ascii-counts"),
+        pytest.param(first_rle(lambda r: {**r, "counts": r["counts"][:-3]}), "cover", id="cut-counts"),
+        pytest.param(first_rle(lambda r: {"counts": r["counts"]}), "RLE", id="no-size"),
+        pytest.param(first_rle(lambda r: [r["size"], r["counts"]]), "RLE", id="a-list"),
+        pytest.param(lambda entry: entry[:-1], "entries", id="one-frame-short"),
+        pytest.param(lambda entry: {"0": entry}, "dict", id="an-object"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def mevis_gt(benchmarks: Path) -> Path:
+    return benchmarks / "mevis"
+
+
+def _stats_mevis(root: Path) -> list[str]:
+    return ["stats", "mevis", "--root", str(root), "--split", "valid_u", "--quiet"]
+
+
+def test_the_valid_mevis_copy_reads(mevis_gt: Path, capsys):
+    assert main(_stats_mevis(mevis_gt)) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("mutate", "words"), _rle_cases())
+def test_a_hostile_rle_is_one_line_naming_the_mask_dict(mevis_gt: Path, tmp_path: Path, capsys,
+                                                       mutate: Callable, words: str):
+    root = tmp_path / "mevis"
+    shutil.copytree(mevis_gt, root)
+    path = root / "mevis" / "valid_u" / "mask_dict.json"
+    masks = json.loads(path.read_text())
+    first = next(iter(masks))
+    masks[first] = mutate(masks[first])
+    path.write_text(json.dumps(masks))
+    err = refused(_stats_mevis(root), capsys, path.name, watch=tmp_path)
+    assert words in err
+
+
+@pytest.mark.parametrize("mutation", [
+    "cut", "huge-integer", "deep-nesting", "not-utf8", "a-list", "empty",
+    pytest.param("duplicated-key", marks=xfail_in("validate", "a duplicated anno_id in mask_dict.json")),
+    *SPECIAL,
+])
+def test_a_hostile_mask_dict_is_one_line_naming_it(mevis_gt: Path, tmp_path: Path, capsys, mutation: str):
+    root = tmp_path / "mevis"
+    shutil.copytree(mevis_gt, root)
+    path = root / "mevis" / "valid_u" / "mask_dict.json"
+    if mutation in SPECIAL:
+        make_special(path, mutation)
+    else:
+        text = path.read_text()
+        if mutation == "duplicated-key":  # the first anno_id again, with its masks emptied
+            masks = json.loads(text)
+            first = next(iter(masks))
+            twin = [None] * len(masks[first])
+            text = text.rstrip()[:-1] + f", {json.dumps(first)}: {json.dumps(twin)}}}"
+            path.write_text(text)
+        else:
+            path.write_bytes(json_mutations(text)[mutation])
+    refused(_stats_mevis(root), capsys, path.name, watch=tmp_path)
+
+
+# ---------------------------------------------------------------------- results files (leaderboard)
+
+
+def results_file() -> dict:
+    """A results file as ``reasonvos score --json`` writes it."""
+    row = {"key": "v/0", "video": "v", "exp_id": "0", "obj_ids": ["1"], "text": "a cat", "kind": "short",
+           "source": "mevis", "J": 0.5, "F": 0.6, "J&F": 0.55, "I": 1, "U": 2, "frames": 3, "missing_frames": 0}
+    return {
+        "format": "reasonvos-results/1", "benchmark": "reasonvos", "split": None, "protocol": "expression",
+        "missing_policy": "error", "method": "m", "method_meta": {"role": "model"}, "toolkit_version": "0.1.0",
+        "date": "2026-01-01T00:00:00+00:00",
+        "summary": {"J": 0.5, "F": 0.6, "J&F": 0.55, "missing_samples": 0, "missing_frames": 0, "n_samples": 1,
+                    "breakdown": {"kind": {"short": {"J": 0.5, "F": 0.6, "J&F": 0.55, "n": 1}}}},
+        "per_sample": [row], "per_object": [],
+    }
+
+
+RESULTS_TYPED = [
+    (("summary",), []), (("summary", "J"), "0.5"), (("summary", "J"), True), (("summary", "J"), float("inf")),
+    (("summary", "J"), 55.0), (("summary", "missing_samples"), -1), (("summary", "n_samples"), 1.5),
+    (("summary", "breakdown"), 5), (("summary", "breakdown", "kind"), []), (("summary", "breakdown", "kind", "short"), 1),
+    (("per_sample",), {"a": 1}), (("per_sample", 0), 1), (("per_sample", 0, "J"), "x"), (("per_object",), 5),
+    (("method",), 5), (("method_meta",), []), (("method_meta", "role"), ["model"]), (("date",), 5),
+    (("date",), "yesterday"), (("format",), 5), (("format",), "reasonvos-results/9"), (("benchmark",), None),
+    (("split",), 5),
+]
+
+
+def _leaderboard(tmp_path: Path, *inputs: Path) -> list[str]:
+    return ["leaderboard", *map(str, inputs), "--out", str(tmp_path / "board"), "--no-reported", "--quiet"]
+
+
+def test_a_valid_results_file_makes_a_board(tmp_path: Path, capsys):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(results_file()))
+    assert main(_leaderboard(tmp_path, path)) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    pytest.param(p, v, id=f"{'.'.join(map(str, p))}={json.dumps(v)}") for p, v in RESULTS_TYPED])
+def test_a_wrongly_typed_results_file_is_one_line(tmp_path: Path, capsys, path: tuple, value):
+    obj = results_file()
+    _set(obj, path, value)
+    results = tmp_path / "in" / "r.json"
+    results.parent.mkdir()
+    results.write_text(json.dumps(obj))
+    refused(_leaderboard(tmp_path, results), capsys, results.name, watch=tmp_path, outputs=(tmp_path / "board",))
+    assert not (tmp_path / "board").exists()
+
+
+@pytest.mark.parametrize("mutation", ["cut", "huge-integer", "deep-nesting", "not-utf8", "a-list", "null", "empty",
+                                      *SPECIAL])
+@pytest.mark.parametrize("given", ["file", "folder"])
+def test_a_hostile_results_file_is_one_line(tmp_path: Path, capsys, mutation: str, given: str):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = folder / "r.json"
+    if mutation in SPECIAL:
+        make_special(path, mutation)
+    else:
+        path.write_bytes(json_mutations(json.dumps(results_file()))[mutation])
+    target = path if given == "file" else folder
+    refused(_leaderboard(tmp_path, target), capsys, str(target), watch=tmp_path, outputs=(tmp_path / "board",))
+    assert not (tmp_path / "board").exists()
+
+
+# ----------------------------------------------------------------------------------- archives
+
+
+@pytest.fixture(scope="module")
+def rv_files(tmp_path_factory) -> dict[str, bytes]:
+    """The files of a ReasonVOS copy, as archive entries."""
+    base = tmp_path_factory.mktemp("rvzip")
+    write_reasonvos(base)
+    return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file()}
+
+
+def _zip_cases() -> list:
+    from writers.archives import write_tar, write_tar_fifo, write_tar_link, write_zip, write_zip_bomb, write_zip_symlink
+
+    def valid(path: Path, files: dict[str, bytes]) -> Path:
+        return write_zip(path, files)
+
+    def cut(path: Path, files: dict[str, bytes]) -> Path:
+        data = write_zip(path, files).read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+        return path
+
+    def raw(data: bytes) -> Callable[[Path, dict], Path]:
+        def f(path: Path, files: dict) -> Path:
+            path.write_bytes(data)
+            return path
+        return f
+
+    def with_entry(name: str) -> Callable[[Path, dict], Path]:
+        return lambda path, files: write_zip(path, {**files, name: b"escaped"})
+
+    rng = np.random.default_rng(SEED)
+    return [
+        pytest.param("ReasonVOS.zip", cut, id="zip-cut-in-half"),
+        pytest.param("ReasonVOS.zip", raw(rng.bytes(5000)), id="zip-random-bytes"),
+        pytest.param("ReasonVOS.zip", raw(b"<!DOCTYPE html><html>Sign in</html>"), id="zip-html-page"),
+        pytest.param("ReasonVOS.zip", raw(b""), id="zip-empty"),
+        pytest.param("ReasonVOS.zip", with_entry("../escaped.txt"), id="zip-dot-dot"),
+        pytest.param("ReasonVOS.zip", with_entry("ReasonVOS/../../escaped.txt"), id="zip-inner-dot-dot"),
+        pytest.param("ReasonVOS.zip", with_entry("/tmp/escaped.txt"), id="zip-absolute"),
+        pytest.param("ReasonVOS.zip", lambda p, f: write_zip_symlink(p, "ReasonVOS/link", "../../outside", f),
+                     id="zip-symlink-out"),
+        pytest.param("ReasonVOS.zip", lambda p, f: write_zip_bomb(p, "ReasonVOS/bomb.bin", 8 << 20), id="zip-bomb"),
+        pytest.param("MeViS_release.tar", lambda p, f: write_tar(p, {"../escaped.txt": b"x"}, mode="w"),
+                     id="tar-dot-dot"),
+        pytest.param("MeViS_release.tar", lambda p, f: write_tar_link(p, "MeViS_release/x", "/etc/passwd", hard=True),
+                     id="tar-hardlink-out"),
+        pytest.param("MeViS_release.tar", lambda p, f: write_tar_link(p, "MeViS_release/x", "../../outside"),
+                     id="tar-symlink-out"),
+        pytest.param("MeViS_release.tar", lambda p, f: write_tar_fifo(p, "MeViS_release/valid_u/fifo"), id="tar-fifo"),
+        pytest.param("MeViS_release.tar.gz", lambda p, f: raw(write_tar(p, {"a/b": b"x" * 5000}).read_bytes()[:60])(p, f),
+                     id="tar-gz-cut"),
+        pytest.param("ReasonVOS.zip", valid, id="valid", marks=pytest.mark.skip(reason="the control case below")),
+    ]
+
+
+def _download(name: str, root: Path, archive: Path) -> list[str]:
+    bench = "reasonvos" if name.startswith("ReasonVOS") else "mevis"
+    variant = [] if bench == "reasonvos" else ["--variant", "v1"]
+    return ["download", bench, *variant, "--root", str(root), "--archive", str(archive), "--accept-licence",
+            "--quiet", "--no-validate"]
+
+
+def test_a_valid_archive_extracts(rv_files: dict[str, bytes], tmp_path: Path, capsys):
+    from writers.archives import write_zip
+
+    archive = write_zip(tmp_path / "ReasonVOS.zip", rv_files)
+    assert main(_download("ReasonVOS.zip", tmp_path / "root", archive)) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "build"), _zip_cases())
+def test_a_hostile_archive_is_one_line_and_nothing_escapes(rv_files: dict[str, bytes], tmp_path: Path, capsys,
+                                                            name: str, build: Callable):
+    (tmp_path / "in").mkdir()
+    archive = build(tmp_path / "in" / name, rv_files)
+    root = tmp_path / "root"
+    refused(_download(name, root, archive), capsys, archive.name, watch=tmp_path, outputs=(root,))
+    assert not (tmp_path / "escaped.txt").exists() and not Path("/tmp/escaped.txt").exists()
+
+
+@xfail_in("acquire", "extraction follows a symlink already inside the target")
+def test_extraction_never_writes_through_a_link_already_in_the_target(rv_files, tmp_path: Path, capsys):
+    from writers.archives import write_zip
+
+    archive = write_zip(tmp_path / "ReasonVOS.zip", rv_files)
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "ReasonVOS").mkdir(parents=True)
+    (root / "ReasonVOS" / "JPEGImages").symlink_to(elsewhere)
+    try:
+        code = main(_download("ReasonVOS.zip", root, archive))
+    except Exception as e:  # noqa: BLE001
+        pytest.fail(f"traceback: {type(e).__name__}: {e}")
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and code in (0, 1)
+    if code == 1:
+        assert len(err.strip().splitlines()) == 1, err
+    assert not any(elsewhere.iterdir()), "extracted through the link, outside the target"

@@ -70,7 +70,7 @@ def archive_kind(path: str | Path) -> str:
     try:
         if tarfile.is_tarfile(path):
             return "tar"
-    except (OSError, tarfile.TarError):
+    except (OSError, EOFError, tarfile.TarError):  # EOFError: a truncated .tar.gz
         pass
     raise InputError(path, "not a zip or tar archive (a web page saved instead of the file?)")
 
