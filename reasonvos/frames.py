@@ -78,7 +78,11 @@ def frame_folder_video(folder: Path) -> Video:
     """A folder of images as a Video (frames sorted by name; one image type per folder)."""
     if not folder.is_dir():
         raise MissingFileError(folder, "frame folder not found")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    for p in files:
+        if not p.is_file():  # a FIFO, folder or broken link named like a frame: say so, never skip it
+            open_regular(p, "frame", InputError).close()
+            raise InputError(p, "frame is not a regular file")
     if not files:
         raise InputError(folder, f"no image files ({', '.join(IMAGE_SUFFIXES)}) in the folder")
     suffixes = {p.suffix for p in files}

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from reasonvos.errors import MaskError
 from reasonvos.fileio import NEW_FILE_MODE, open_regular
@@ -244,8 +244,13 @@ def png_size(path: str | Path) -> tuple[int, int]:
                     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                     with Image.open(f) as img:
                         w, h = img.size
-            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+            except Image.DecompressionBombError as e:
                 raise MaskError(path, f"image does not decode ({e})") from e
+            except (OSError, SyntaxError, ValueError) as e:
+                what = sniff_format(head) if head else "an empty file"
+                detail = f"the file is {what}" if what else "unknown image format" \
+                    if isinstance(e, UnidentifiedImageError) else str(e)
+                raise MaskError(path, f"image does not decode ({detail})") from e
     check_pixels(h, w, path, "image")
     return h, w
 

@@ -28,6 +28,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,7 +41,7 @@ from writers.reasonvos import write_reasonvos
 
 import reasonvos
 from reasonvos.cli import main
-from reasonvos.masks import encode_binary_png, encode_index_png, write_binary_png
+from reasonvos.masks import encode_binary_png, write_binary_png
 
 SEED = 12
 
@@ -547,10 +548,14 @@ def rv_files(tmp_path_factory) -> dict[str, bytes]:
 
 
 def _zip_cases() -> list:
-    from writers.archives import write_tar, write_tar_fifo, write_tar_link, write_zip, write_zip_bomb, write_zip_symlink
-
-    def valid(path: Path, files: dict[str, bytes]) -> Path:
-        return write_zip(path, files)
+    from writers.archives import (
+        write_tar,
+        write_tar_fifo,
+        write_tar_link,
+        write_zip,
+        write_zip_bomb,
+        write_zip_symlink,
+    )
 
     def cut(path: Path, files: dict[str, bytes]) -> Path:
         data = write_zip(path, files).read_bytes()
@@ -587,7 +592,6 @@ def _zip_cases() -> list:
         pytest.param("MeViS_release.tar", lambda p, f: write_tar_fifo(p, "MeViS_release/valid_u/fifo"), id="tar-fifo"),
         pytest.param("MeViS_release.tar.gz", lambda p, f: raw(write_tar(p, {"a/b": b"x" * 5000}).read_bytes()[:60])(p, f),
                      id="tar-gz-cut"),
-        pytest.param("ReasonVOS.zip", valid, id="valid", marks=pytest.mark.skip(reason="the control case below")),
     ]
 
 
@@ -633,3 +637,170 @@ def test_extraction_never_writes_through_a_link_already_in_the_target(rv_files, 
     if code == 1:
         assert len(err.strip().splitlines()) == 1, err
     assert not any(elsewhere.iterdir()), "extracted through the link, outside the target"
+
+
+# ----------------------------------------------------------------------- HTTP answers (127.0.0.1)
+
+REFDAVIS_PATHS = (
+    "/csergi/share/davis/DAVIS-2017-Unsupervised-trainval-480p.zip",
+    "/csergi/share/davis/DAVIS-2017_semantics-480p.zip",
+    "/fileadmin/inf/d2/khoreva/davis_text_annotations.zip",
+    "/fileadmin/inf/d2/Research/OneVOS/davis_text_annotations.zip",
+)
+
+
+@pytest.fixture
+def http(monkeypatch) -> Iterator:
+    """The download tests' local server; Ref-DAVIS's hosts (and only they) are sent to it."""
+    import requests
+    from test_download import FileServer
+
+    server = FileServer()
+    original = requests.adapters.HTTPAdapter.send
+
+    def send(self, request, **kwargs):
+        for host in ("https://data.vision.ee.ethz.ch", "https://www.mpi-inf.mpg.de"):
+            if request.url.startswith(host):
+                request.url = server.url + request.url[len(host):]
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+    yield server
+    server.close()
+
+
+def _http_cases() -> list:
+    from writers.archives import write_zip_symlink
+
+    rng = np.random.default_rng(SEED)
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("../escaped.txt", b"x")
+    return [
+        pytest.param("not-found", None, {}, id="404"),
+        pytest.param("server-error", b"x", {"fail_status": 500, "fail_times": 99}, id="500"),
+        pytest.param("html", b"<!DOCTYPE html><html>Too many users</html>", {"content_type": "text/html"}, id="html"),
+        pytest.param("random", rng.bytes(4000), {}, id="random-bytes"),
+        pytest.param("cut", zipped.getvalue() * 50, {"cut_after": 100, "cut_times": 99}, id="cut-mid-body"),
+        pytest.param("traversal", zipped.getvalue(), {}, id="zip-with-dot-dot"),
+        pytest.param("symlink", write_zip_symlink, {}, id="zip-with-symlink-out"),
+    ]
+
+
+@pytest.mark.parametrize(("case", "body", "behaviour"), _http_cases())
+def test_a_hostile_http_answer_is_one_line_and_nothing_escapes(http, tmp_path: Path, capsys, case: str, body,
+                                                               behaviour: dict):
+    from test_download import Behaviour
+
+    if callable(body):
+        body = body(tmp_path / "link.zip", "DAVIS/x", "../../outside").read_bytes()
+    for path in REFDAVIS_PATHS:
+        if body is not None:
+            http.files[path] = body
+        http.behaviour[path] = Behaviour(**behaviour)
+    root = tmp_path / "root"
+    refused(["download", "refdavis", "--root", str(root), "--accept-licence", "--quiet", "--attempts", "1",
+             "--no-validate"], capsys, watch=tmp_path, outputs=(root,))
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "outside").exists()
+
+
+# --------------------------------------------------------------------------------- video frames
+
+
+def jpeg_declaring(height: int, width: int) -> bytes:
+    """A small JPEG whose frame header (SOF0) is patched to declare ``height`` x ``width``."""
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(buf, format="JPEG")
+    data = bytearray(buf.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+@pytest.fixture
+def frame_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((24, 32, 3), 40 * i, np.uint8)).save(folder / f"{i:05d}.jpg")
+    return folder
+
+
+def _segment(video: Path, out: Path) -> list[str]:
+    return ["segment", "--model", "empty", "--video", str(video), "--text", "the cat", "--out", str(out),
+            "--overlay", "gif"]
+
+
+def test_a_valid_frame_folder_segments(frame_folder: Path, tmp_path: Path, capsys):
+    assert main(_segment(frame_folder, tmp_path / "out")) == 0, capsys.readouterr().err
+
+
+FRAME_CASES = {
+    "cut": (lambda valid: valid[: len(valid) // 3], "does not decode"),
+    "empty": (lambda valid: b"", "empty"),
+    "html": (lambda valid: b"<!DOCTYPE html><html>not a frame</html>", "HTML"),
+    "random": (lambda valid: np.random.default_rng(SEED).bytes(3000), "does not decode"),
+    "declares-20000x20000": (lambda valid: jpeg_declaring(20000, 20000), "pixels"),
+    "declares-9000x9000": (lambda valid: jpeg_declaring(9000, 9000), "9000x9000"),
+}
+
+
+@pytest.mark.parametrize("position", [0, 1])
+@pytest.mark.parametrize("case", [*FRAME_CASES, *SPECIAL])
+def test_a_hostile_frame_is_one_line_naming_it(frame_folder: Path, tmp_path: Path, capsys, case: str, position: int):
+    bad = frame_folder / f"{position:05d}.jpg"
+    if case in SPECIAL:
+        make_special(bad, case)
+        words = ""
+    else:
+        make, words = FRAME_CASES[case]
+        bad.write_bytes(make(bad.read_bytes()))
+    out = tmp_path / "out"
+    err = refused(_segment(frame_folder, out), capsys, bad.name, watch=tmp_path, outputs=(out,))
+    assert words in err
+
+
+@pytest.mark.parametrize("case", ["random", "empty", *SPECIAL])
+def test_a_hostile_video_file_is_one_line_naming_it(tmp_path: Path, capsys, case: str):
+    video = tmp_path / "clip.mp4"
+    if case in SPECIAL:
+        video.touch()
+        make_special(video, case)
+    else:
+        video.write_bytes(np.random.default_rng(SEED).bytes(3000) if case == "random" else b"")
+    out = tmp_path / "out"
+    refused(_segment(video, out), capsys, video.name, watch=tmp_path, outputs=(out,))
+
+
+# --------------------------------------------------------------------------- messages, processes
+
+
+def test_an_infinite_metric_is_named_as_such_not_as_a_percentage(tmp_path: Path, capsys):
+    obj = results_file()
+    obj["summary"]["J"] = float("inf")
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(obj))  # Python writes Infinity, and reads it back
+    err = refused(_leaderboard(tmp_path, path), capsys, path.name)
+    assert "not a finite number" in err and "percentages" not in err
+
+
+def test_a_jpeg_named_png_is_refused_naming_its_format_though_its_values_are_binary(rv_copy: Path, capsys):
+    bad = first_pred(rv_copy)
+    bad.write_bytes(as_jpeg(np.zeros((24, 32), bool)))
+    err = refused(score_rv(rv_copy), capsys, report=True)
+    assert f"{bad}: not a PNG: the file is a JPEG image" in err
+
+
+def test_a_real_process_prints_one_line(rv_copy: Path, tmp_path: Path):
+    """Three cases as the user sees them: a separate process, its stderr, its exit status."""
+    first_gt(rv_copy).write_bytes(png_declaring(20000, 20000)[:20])
+    meta = tmp_path / "meta.json"
+    meta.write_bytes(b'{"x": ' + b"[" * 100_000)
+    os.mkfifo(tmp_path / "fifo.json")
+    runs = [score_rv(rv_copy), ["leaderboard", str(meta), "--out", str(tmp_path / "b")],
+            ["leaderboard", str(tmp_path / "fifo.json"), "--out", str(tmp_path / "b")]]
+    for argv in runs:
+        proc = subprocess.run([sys.executable, "-m", "reasonvos", *argv], capture_output=True, text=True,
+                              timeout=120, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 1, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("reasonvos: error:"), proc.stderr
