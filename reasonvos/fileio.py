@@ -100,7 +100,7 @@ def _kind_of(mode: int) -> str:
         return "a socket"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
-    return "not a regular file"
+    return "a special file"
 
 
 def _os_problem(e: OSError) -> str:
@@ -111,8 +111,6 @@ def _os_problem(e: OSError) -> str:
         return "permission denied"
     if e.errno == errno.ENAMETOOLONG:
         return "path name too long"
-    if e.errno == errno.ENOTDIR:
-        return "a parent of this path is not a folder"
     return f"cannot read ({e.strerror or e})"
 
 
@@ -143,6 +141,8 @@ def open_regular(path: str | Path, what: str = "file", error: type[InputError] =
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise MissingFileError(path, missing_problem(path, what)) from None
+    except NotADirectoryError:
+        raise MissingFileError(path, f"{what} not found (a parent of this path is a file)") from None
     except OSError as e:
         raise error(path, f"{what}: {_os_problem(e)}") from None
     try:
