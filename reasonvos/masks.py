@@ -187,9 +187,14 @@ def _pil(data: bytes, path: Path) -> Image.Image:
     return img
 
 
-def _open(path: Path, size: tuple[int, int] | None = None) -> Image.Image:
+def open_png(path: str | Path, size: tuple[int, int] | None = None) -> Image.Image:
+    """A PNG as a decoded Pillow image, after every check above (for readers that need its mode)."""
+    path = Path(path)
     data, _ = _read_png(path, size)
     return _pil(data, path)
+
+
+_open = open_png
 
 
 def read_index_png(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:

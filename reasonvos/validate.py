@@ -14,7 +14,6 @@ Masks are decoded in a process pool; frames only with ``deep`` (header checks ot
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -27,8 +26,9 @@ from PIL import Image
 
 from reasonvos.acquire.sources import published_counts
 from reasonvos.benchmarks.registry import BENCHMARKS, load_benchmark
-from reasonvos.errors import InputError
-from reasonvos.fileio import write_json_atomic
+from reasonvos.errors import InputError, MaskError, MetadataError
+from reasonvos.fileio import load_json, open_regular, write_json_atomic
+from reasonvos.masks import open_png
 
 EXAMPLES = 5
 # what a damaged image raises; a header claiming a huge size is a DecompressionBombError (not an OSError)
@@ -128,10 +128,11 @@ def check_binary_mask(mask: str, frame: str | None) -> list[Finding]:
     """Decode one binary GT PNG; check its values and that its size is its frame's (header)."""
     out: list[Finding] = []
     try:
-        with Image.open(mask) as img:
-            img.load()
+        with open_png(mask) as img:  # a FIFO, another format named .png, a huge header: refused undecoded
             mode, size = img.mode, img.size
             arr = np.asarray(img.convert("L") if mode in ("RGB", "RGBA", "LA") else img)
+    except MaskError as e:
+        return [("error", "undecodable-mask", mask, e.problem)]
     except _DECODE_ERRORS as e:
         return [("error", "undecodable-mask", mask, f"PNG does not decode ({e})")]
     if mode in ("RGB", "RGBA", "LA"):
@@ -206,15 +207,8 @@ def _read_json_with_duplicates(path: Path) -> tuple[object, list[str]]:
             out[k] = v
         return out
 
-    if not path.is_file():
-        raise InputError(path, "ReasonVOS metadata not found")
-    try:
-        with path.open("rb") as f:
-            return json.load(f, object_pairs_hook=hook), duplicates
-    except UnicodeDecodeError as e:
-        raise InputError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})") from e
-    except json.JSONDecodeError as e:
-        raise InputError(path, f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+    with open_regular(path, "ReasonVOS metadata", MetadataError) as f:  # also: huge ints, deep nesting
+        return load_json(f, path, "ReasonVOS metadata", hook), duplicates
 
 
 def _validate_reasonvos(report: Report, root: Path, deep: bool, workers: int | None) -> None:
