@@ -208,7 +208,10 @@ def _read_json_with_duplicates(path: Path) -> tuple[object, list[str]]:
         return out
 
     with open_regular(path, "ReasonVOS metadata", MetadataError) as f:  # also: huge ints, deep nesting
-        return load_json(f, path, "ReasonVOS metadata", hook), duplicates
+        try:
+            return load_json(f, path, "ReasonVOS metadata", hook), duplicates
+        except MetadataError as e:  # the report names the file already: "not valid JSON: ..."
+            raise MetadataError(path, e.problem.removeprefix("ReasonVOS metadata is ")) from e
 
 
 def _validate_reasonvos(report: Report, root: Path, deep: bool, workers: int | None) -> None:
