@@ -801,7 +801,7 @@ def test_a_real_process_prints_one_line(rv_copy: Path, tmp_path: Path):
             ["leaderboard", str(tmp_path / "fifo.json"), "--out", str(tmp_path / "b")]]
     for argv in runs:
         proc = subprocess.run([sys.executable, "-m", "reasonvos", *argv], capture_output=True, text=True,
-                              timeout=120, stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL)
         assert proc.returncode == 1, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("reasonvos: error:"), proc.stderr
 
