@@ -42,7 +42,7 @@ import numpy as np
 from reasonvos.benchmarks.model import Benchmark, Sample
 from reasonvos.errors import InputError, MaskError, MissingFileError
 from reasonvos.inference.runner import _relative_prediction_dir as relative_prediction_dir
-from reasonvos.masks import read_png_values
+from reasonvos.masks import MaskSizeError, read_png_values
 
 from .checks import Problem, binary_mask, index_labels
 from .metrics import BOUND_TH
@@ -94,12 +94,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def read_prediction(path: Path, problems: list[Problem]) -> np.ndarray | None:
-    """Decode one prediction PNG; a missing or undecodable file becomes a Problem, not an exception."""
+def read_prediction(path: Path, problems: list[Problem], size: tuple[int, int] | None = None) -> np.ndarray | None:
+    """Decode one prediction PNG; a missing or undecodable file becomes a Problem, not an exception.
+
+    ``size`` (H, W) is compared with the PNG's header before it is decoded."""
     try:
-        return read_png_values(path)
+        return read_png_values(path, size)
     except MissingFileError:
         problems.append(Problem("missing", str(path)))
+    except MaskSizeError as e:
+        problems.append(Problem("size", str(path), e.detail))
     except MaskError as e:
         cause = e.__cause__
         if isinstance(cause, OSError) and cause.errno is not None and not isinstance(cause, FileNotFoundError):
@@ -134,7 +138,7 @@ class PredictionReader:
         if frame in self.empty.get(sample.key, ()):
             return None
         path = self.root / bench.prediction_path(sample, frame)
-        arr = read_prediction(path, self.problems)
+        arr = read_prediction(path, self.problems, size)
         if arr is None:
             return False
         mask, problem = binary_mask(arr, path, size)
@@ -150,7 +154,7 @@ class PredictionReader:
         if frame in self.empty.get(key, ()):
             return np.zeros(size, np.uint8)
         path = self.root / rel / f"{frame}.png"
-        arr = read_prediction(path, self.problems)
+        arr = read_prediction(path, self.problems, size)
         if arr is None:
             return False
         labels, problem = index_labels(arr, path, size, max_id)

@@ -69,7 +69,7 @@ def _check_video(task: tuple[str, list[tuple[str, str, tuple[int, int]]]]) -> tu
     reencode: list[str] = []
     for path_str, _arc, size in files:
         path = Path(path_str)
-        arr = read_prediction(path, problems)
+        arr = read_prediction(path, problems, size)
         if arr is None:
             continue
         mask, problem = binary_mask(arr, path, size)

@@ -32,7 +32,7 @@ from reasonvos.evaluators.schema import (  # the results format, defined once: w
 
 from reasonvos.benchmarks import registry
 from reasonvos.errors import InputError, MetadataError, MissingFileError
-from reasonvos.fileio import read_json
+from reasonvos.fileio import open_regular, read_json
 
 #: DAVIS-CSV headers written by the official davis2017-evaluation script
 DAVIS_CSV_HEADERS = ("J&F-Mean", "J-Mean", "F-Mean")
@@ -129,6 +129,8 @@ def _check_metric(path: Path, where: str, name: str, value: Any) -> None:
     v = float(value)
     if math.isnan(v):
         return
+    if math.isinf(v):
+        raise MetadataError(path, f"{where}[{name!r}] = {v} is not a finite number")
     lo = -1.0 if name in SIGNED_KEYS else 0.0
     if not lo - 1e-9 <= v <= 1.0 + 1e-9:
         hint = " (values are fractions in [0, 1], not percentages)" if v > 1 else ""
@@ -221,8 +223,7 @@ def parse_date(value: str | None, path: Path | None = None) -> datetime | None:
 def read_results(path: str | Path) -> Entry:
     """Read one results file, or raise an InputError naming it and what is wrong."""
     path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(path, "results file not found")
+    open_regular(path, "results file", MetadataError).close()  # missing, a FIFO, a folder, a link loop: said so
     if path.suffix.lower() == ".csv":
         _check_csv(path)
     obj = read_json(path, "results file")
@@ -265,7 +266,8 @@ def results_from_dict(obj: Any, path: Path) -> Entry:
     split_raw = _optional_str(path, obj, "split")
     date = _optional_str(path, obj, "date") or None
     parse_date(date, path)
-    meta = obj.get("method_meta") or {}
+    meta = obj.get("method_meta")
+    meta = {} if meta is None else meta
     if not isinstance(meta, dict):
         raise MetadataError(path, f"'method_meta' must be a JSON object, found {type(meta).__name__}")
     if meta_note is not None:
@@ -273,14 +275,16 @@ def results_from_dict(obj: Any, path: Path) -> Entry:
     role = meta.get("role", "model")
     if role not in ROLES:
         raise MetadataError(path, f"method_meta['role'] must be one of {', '.join(ROLES)}, found {role!r}")
-    per_sample = obj.get("per_sample") or []
+    per_sample = obj.get("per_sample")
+    per_sample = [] if per_sample is None else per_sample
     if not isinstance(per_sample, list) or not all(isinstance(r, dict) for r in per_sample):
         raise MetadataError(path, "'per_sample' must be a list of JSON objects")
     for i, row in enumerate(per_sample):
         if "key" not in row:
             raise MetadataError(path, f"per_sample[{i}] has no 'key'")
         _check_metrics(path, f"per_sample[{i}]", row)
-    per_object = obj.get("per_object") or []
+    per_object = obj.get("per_object")
+    per_object = [] if per_object is None else per_object
     if not isinstance(per_object, list):
         raise MetadataError(path, "'per_object' must be a list")
     return Entry(
@@ -332,6 +336,8 @@ def collect_paths(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[
         elif p.is_file():
             paths.append(p)
         else:
+            if p.is_symlink() or p.exists():  # there is something, and it is not a file: say what
+                open_regular(p, "results file", MetadataError).close()
             raise MissingFileError(p, "results file or folder not found")
     return paths, ignored
 

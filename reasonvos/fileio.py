@@ -13,10 +13,10 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from reasonvos.errors import InputError, MetadataError, MissingFileError
 
@@ -135,18 +135,112 @@ def _rename_dir_in(tmp: Path, path: Path) -> None:
             shutil.rmtree(aside, ignore_errors=True)
 
 
-def read_json(path: str | Path, what: str = "JSON file") -> Any:
-    """Read a JSON file, turning a missing file or a syntax error into an InputError naming it."""
+# ------------------------------------------------------------------------------- reading
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+def _os_problem(e: OSError) -> str:
+    """The reason an open or stat failed, in words (a traceback's errno is no message)."""
+    if e.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if e.errno == errno.ENAMETOOLONG:
+        return "path name too long"
+    return f"cannot read ({e.strerror or e})"
+
+
+def missing_problem(path: Path, what: str) -> str:
+    """'<what> not found', or a dangling link named as such (it exists, it points nowhere)."""
+    if path.is_symlink():
+        try:
+            return f"{what} is a dangling symbolic link (to {os.readlink(path)})"
+        except OSError:
+            pass
+    return f"{what} not found"
+
+
+def open_regular(path: str | Path, what: str = "file", error: type[InputError] = InputError) -> BinaryIO:
+    """Open an existing regular file for binary reading, or raise ``error`` naming it and why.
+
+    Never blocks: the path is stat-ed first, so a FIFO (whose ``open`` waits for a writer
+    forever), a device, a socket or a folder is refused without being opened; the open itself is
+    non-blocking and re-checked, in case the path was swapped in between. A missing path (or
+    dangling link) is a :class:`MissingFileError`; a link loop or a permission problem is
+    ``error`` with the reason in words.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(path, f"{what} not found")
     try:
-        with path.open("rb") as f:
-            return json.load(f)
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise error(path, f"{what} is {_kind_of(mode)}, not a regular file")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise MissingFileError(path, missing_problem(path, what)) from None
+    except NotADirectoryError:
+        raise MissingFileError(path, f"{what} not found (a parent of this path is a file)") from None
+    except OSError as e:
+        raise error(path, f"{what}: {_os_problem(e)}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise error(path, f"{what} is {_kind_of(mode)}, not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bytes(path: str | Path, what: str = "file", error: type[InputError] = MetadataError) -> bytes:
+    """The whole content of a regular file, or ``error`` naming it and why (see :func:`open_regular`)."""
+    path = Path(path)
+    with open_regular(path, what, error) as f:
+        try:
+            return f.read()
+        except OSError as e:
+            raise error(path, f"{what}: {_os_problem(e)}") from e
+
+
+def load_json(f: BinaryIO, path: Path, what: str = "JSON file",
+              object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None) -> Any:
+    """Parse an open JSON file; every way the text can be bad is a MetadataError naming ``path``.
+
+    Beyond syntax errors: text that is not UTF-8, an integer of more than 4,300 digits (Python
+    refuses to convert it, with a ValueError), nesting deep enough to exhaust the recursion
+    limit, and a read error part-way through.
+    """
+    try:
+        return json.load(f, object_pairs_hook=object_pairs_hook)
     except UnicodeDecodeError as e:
         raise MetadataError(path, f"{what} is not valid UTF-8 ({e.reason} at byte {e.start})") from e
     except json.JSONDecodeError as e:
         raise MetadataError(path, f"{what} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+    except RecursionError:
+        raise MetadataError(path, f"{what} is nested too deeply to read") from None
+    except ValueError as e:  # e.g. an integer over the 4,300-digit conversion limit
+        raise MetadataError(path, f"{what} holds a value Python cannot read ({str(e).split(';')[0]})") from e
+    except OSError as e:
+        raise MetadataError(path, f"{what}: {_os_problem(e)}") from e
+
+
+def read_json(path: str | Path, what: str = "JSON file",
+              object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None) -> Any:
+    """Read a JSON file, turning every way it can be missing, unreadable or malformed into one
+    InputError naming it (see :func:`open_regular` and :func:`load_json`)."""
+    path = Path(path)
+    with open_regular(path, what, MetadataError) as f:
+        return load_json(f, path, what, object_pairs_hook)
 
 
 def require_dict(value: Any, path: Path, where: str) -> dict:

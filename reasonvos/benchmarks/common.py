@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reasonvos.errors import MetadataError, MissingFileError
+from reasonvos.errors import InputError, MetadataError, MissingFileError
+from reasonvos.fileio import open_regular, read_bytes
 from reasonvos.report import RAISE, Raise
 
 
@@ -59,10 +60,14 @@ def read_json_strict(path: str | Path, what: str | None = "metadata", sink: Rais
     """
     path = Path(path)
     prefix = f"{what} is " if what else ""
-    if not path.is_file():
+    if not os.path.lexists(path):
         sink.fatal(MissingFileError, path, f"{what or 'file'} not found", kind="metadata")
+    try:  # stat before open: a FIFO, folder, link loop or unreadable file is one line, never a hang
+        f = open_regular(path, what or "file", MetadataError)
+    except InputError as e:
+        sink.fatal(type(e), e.path, e.problem, kind="metadata")
     try:
-        with path.open("rb") as f:
+        with f:
             return json.load(f, object_pairs_hook=_no_duplicate_keys(path, sink))
     except UnicodeDecodeError as e:
         sink.fatal(MetadataError, path, f"{prefix}not valid UTF-8 ({e.reason} at byte {e.start})", kind="metadata")
@@ -184,10 +189,9 @@ def check_frames_on_disk(folder: Path, frames: Sequence[str], ext: str, what: st
 
 def read_lines(path: Path, what: str) -> list[str]:
     """Non-empty stripped lines of a small text list (e.g. DAVIS ImageSets)."""
-    if not path.is_file():
-        raise MissingFileError(path, f"{what} not found")
+    data = read_bytes(path, what)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise MetadataError(path, f"{what} is not valid UTF-8 ({e.reason} at byte {e.start})") from e
     lines = [line.strip() for line in text.splitlines() if line.strip()]

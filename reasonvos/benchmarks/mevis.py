@@ -36,7 +36,7 @@ from reasonvos.benchmarks.model import Benchmark, Sample, Video
 from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import InputError, MaskError, MetadataError, MissingFileError
 from reasonvos.fileio import require_dict
-from reasonvos.masks import decode_rle
+from reasonvos.masks import decode_rle, rle_size
 from reasonvos.report import RAISE, Abandoned, Raise, Report
 
 SPLITS = ("train", "valid_u", "valid")
@@ -149,9 +149,9 @@ class MevisBenchmark(Benchmark):
                     rle = next((r for r in self.rles(video_id, anno) if r is not None), None)
                     if rle is not None:
                         try:
-                            size = (int(rle["size"][0]), int(rle["size"][1]))
-                        except (TypeError, KeyError, IndexError, ValueError) as e:
-                            raise MaskError(self.mask_dict_path, f"anno_id {anno}: RLE has no valid size") from e
+                            size = rle_size(rle, self.mask_dict_path)
+                        except MaskError as e:
+                            raise MaskError(self.mask_dict_path, f"anno_id {anno}: {e.problem}") from e
                         break
             self._sizes[video_id] = size or self.videos[video_id].frame_size()
         return self._sizes[video_id]

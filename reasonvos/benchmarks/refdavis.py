@@ -49,7 +49,7 @@ from reasonvos.benchmarks.common import (
 from reasonvos.benchmarks.model import Benchmark, Sample, Video
 from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
-from reasonvos.fileio import require_dict
+from reasonvos.fileio import read_bytes, require_dict
 from reasonvos.masks import png_size, read_index_png
 from reasonvos.report import RAISE, Abandoned, Raise, Report
 
@@ -160,7 +160,7 @@ def _obj_id(value: object, path: Path, where: str) -> str:
 
 def _read_categories(davis: Path, sink: Raise = RAISE) -> dict:
     path = davis / "davis_semantics.json"
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):  # optional; but a FIFO, folder or bad link there is an error
         return {}
     with sink.guard():
         return read_meta_json(path, "DAVIS semantics file")
@@ -221,10 +221,8 @@ def read_text_annotations(path: Path, encoding: str) -> dict[str, dict[str, str]
     Lines are ``<video> <obj_id> "<expression>"``; the surrounding quotes are removed (the
     converter strips the first and last character unconditionally; a missing quote is kept here).
     """
-    if not path.is_file():
-        raise MissingFileError(path, "Ref-DAVIS text annotation file not found")
+    data = read_bytes(path, "Ref-DAVIS text annotation file")
     try:
-        data = path.read_bytes()
         if encoding == "utf-8" and data.startswith(b"\xef\xbb\xbf"):  # a BOM from an editor: not part of a name
             data = data[3:]
         text = data.decode(encoding)
