@@ -6,13 +6,13 @@ import os
 
 import numpy as np
 import pytest
+from PIL import Image
 from writers.sources import DEFAULT_INSTRUCTIONS, write_instructions, write_sources
 
 import reasonvos
 from reasonvos.cli import main
 from reasonvos.construct.builder import MANIFEST_NAME, build_reasonvos
 from reasonvos.errors import InputError
-from reasonvos.masks import read_binary_png
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,8 @@ def test_meta_follows_the_current_reasonvos_schema(sources, tmp_path):
     # masks are 0/255 grayscale PNGs in <source>_<video>_<obj_id>/
     mask_dir = tmp_path / "Annotations" / "vipseg_127_-hIVCYO4C90_000006101"
     assert sorted(p.name for p in mask_dir.iterdir()) == ["00000001.png", "00000002.png", "00000003.png"]
-    assert read_binary_png(mask_dir / "00000001.png").dtype == bool
+    with Image.open(mask_dir / "00000001.png") as img:
+        assert img.mode == "L" and set(np.unique(np.asarray(img))) == {0, 255}
     # a MOSE frame without annotation is listed but has no GT PNG
     assert "00003" in meta["videos"]["7f3e9a10"]["frames"]
     assert not (tmp_path / "Annotations" / "mose_7f3e9a10_5" / "00003.png").exists()

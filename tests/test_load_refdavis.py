@@ -5,10 +5,9 @@ import shutil
 
 import numpy as np
 import pytest
-from writers.refdavis import write_refdavis_converted, write_refdavis_raw
+from writers.refdavis import TEXT_FILES, write_refdavis_converted, write_refdavis_raw
 
 import reasonvos
-from reasonvos.benchmarks.refdavis import ANNOTATOR_SLOTS
 from reasonvos.errors import MaskError, MetadataError, MissingFileError
 from reasonvos.masks import write_index_png
 
@@ -59,7 +58,9 @@ def test_four_expressions_per_object_in_annotator_order(tmp_path):
     assert [(s.exp_id, s.kind, s.annotator) for s in swan] == [
         ("0", "first-frame", 1), ("1", "full-video", 1), ("2", "first-frame", 2), ("3", "full-video", 2),
     ]
-    assert [slot.file for slot in bench.annotator_slots] == [s.file for s in ANNOTATOR_SLOTS]
+    # the release's text files, in slot order (the writer's table, not the loader's own constant)
+    assert [(slot.file, slot.encoding, slot.kind, slot.annotator) for slot in bench.annotator_slots] == list(
+        TEXT_FILES)
     assert len(bench.samples_of_slot(2)) == len(bench.samples) // 4
     assert all(s.annotator == 2 and s.kind == "first-frame" for s in bench.samples_of_slot(2))
 

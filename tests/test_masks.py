@@ -40,7 +40,10 @@ def test_index_pngs_are_read_as_palette_indices_not_colours(tmp_path):
 
 
 def test_the_davis_palette_starts_black_dark_red_dark_green(tmp_path):
+    """The palette of the released DAVIS/VOC annotations: a viewer shows the same colours as there,
+    including the cream of the void index 255."""
     assert DAVIS_PALETTE[:12] == [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0]
+    assert DAVIS_PALETTE[3 * 255:] == [224, 224, 192] and len(DAVIS_PALETTE) == 3 * 256
 
 
 def test_a_palette_index_whose_colour_is_black_still_counts(tmp_path):
@@ -84,14 +87,17 @@ def test_written_binary_pngs_are_single_channel_0_255(tmp_path):
     with Image.open(path) as img:
         assert img.mode == "L"
         assert sorted(np.unique(np.asarray(img)).tolist()) == [0, 255]
-    assert (read_binary_png(path) == mask).all()
+        assert (np.asarray(img) == mask * 255).all()  # Pillow, not our reader, sees the mask
     assert [p.name for p in path.parent.iterdir()] == ["00003.png"]  # no temporary file left
 
 
-def test_written_index_pngs_round_trip(tmp_path):
+def test_written_index_pngs_hold_the_labels_as_palette_indices(tmp_path):
     path = tmp_path / "l.png"
     write_index_png(path, LABELS)
-    assert (read_index_png(path) == LABELS).all() and png_size(path) == (2, 3)
+    with Image.open(path) as img:  # an independent reader: the indices, the DAVIS palette, W x H
+        assert img.mode == "P" and img.size == (3, 2)
+        assert (np.asarray(img) == LABELS).all() and img.getpalette()[:12] == DAVIS_PALETTE[:12]
+    assert png_size(path) == (2, 3)  # ours is (H, W)
     with pytest.raises(ValueError):
         write_index_png(path, np.array([[256]]))
 
@@ -106,19 +112,22 @@ def test_undecodable_and_missing_pngs_name_the_file(tmp_path):
         read_binary_png(tmp_path / "absent.png")
 
 
-def test_rle_round_trip_with_string_counts():
+def test_rle_is_compressed_coco_with_string_counts():
+    """COCO's string form: runs 11,3,2 then each run minus the one two before (3-3=0, ..., 6-2=4),
+    one character 48+x per run below 16."""
     mask = np.zeros((5, 7), bool)
-    mask[1:4, 2:6] = True
+    mask[1:4, 2:6] = True  # column-major runs: 11 off, then (3 on, 2 off) x 3, 3 on, 6 off
     rle = encode_rle(mask)
-    assert rle["size"] == [5, 7] and isinstance(rle["counts"], str)
+    assert rle == {"size": [5, 7], "counts": ";32000004"}
     assert (decode_rle(json.loads(json.dumps(rle))) == mask).all()  # survives JSON, like mask_dict.json
+    assert (decode_rle({"size": [5, 7], "counts": [11, 3, 2, 3, 2, 3, 2, 3, 6]}) == mask).all()
 
 
 def test_rle_is_column_major():
-    mask = np.array([[True, False], [False, False]])
-    other = np.array([[False, True], [False, False]])
-    assert encode_rle(mask)["counts"] != encode_rle(other)["counts"]
-    assert (decode_rle(encode_rle(other)) == other).all()
+    mask = np.array([[True, False], [False, False]])  # runs 0 off, 1 on, 3 off
+    other = np.array([[False, True], [False, False]])  # down the first column first: 2 off, 1 on, 1 off
+    assert encode_rle(mask)["counts"] == "013" and encode_rle(other)["counts"] == "211"
+    assert (decode_rle({"size": [2, 2], "counts": "211"}) == other).all()
 
 
 def test_null_rle_is_an_empty_mask_of_the_known_size():

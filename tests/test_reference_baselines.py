@@ -54,10 +54,22 @@ def test_one_boolean_mask_per_frame_at_frame_size(bench, name):
         assert all(m.dtype == bool and m.shape == (120, 160) for m in masks)
 
 
-def test_roles_mark_oracles_and_floors():
-    assert FlowOracle.role == StaticFirstFrame.role == "oracle"
-    assert EmptyFloor.role == FullFrameFloor.role == "floor"
-    assert FlowOracle().describe()["role"] == "oracle"
+def test_roles_mark_oracles_and_floors(bench):
+    """The role a model declares is what it does: an oracle cannot run without the ground truth
+    (only a sample carries it), a floor segments any video from its text alone."""
+    video = bench.videos["3f2a9c1e"]
+    roles = {}
+    for name, cls in REFERENCE_MODELS.items():
+        model = cls()
+        roles[name] = model.describe()["role"]
+        if roles[name] == "oracle":
+            with pytest.raises(InputError, match="oracle"):
+                next(iter(model.segment(video, "the red square")))
+        else:
+            assert roles[name] == "floor"
+            assert len(list(model.segment(video, "the red square"))) == len(video.frames)
+    assert {roles[FlowOracle.name], roles[StaticFirstFrame.name]} == {"oracle"}
+    assert {roles[EmptyFloor.name], roles[FullFrameFloor.name]} == {"floor"}
 
 
 def test_flow_oracle_scores_far_above_the_floors(bench, gts):

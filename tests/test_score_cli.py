@@ -216,11 +216,32 @@ def test_prediction_folders_of_no_sample_are_reported_not_scored(rv, tmp_path, c
     assert summary["J&F"] == pytest.approx(reference)
 
 
-def test_method_meta_role_must_be_one_the_leaderboard_knows(rv, capsys):
+def test_method_meta_role_must_be_one_the_leaderboard_knows(rv, tmp_path, capsys):
+    """``score`` accepts exactly the roles the leaderboard reads: no file it writes is refused later."""
+    from reasonvos.leaderboard.store import read_results
+
+    from reasonvos.errors import MetadataError
+
     bench, pred = rv
-    assert main(["score", "reasonvos", "--root", str(bench.root), "--pred", str(pred), "--workers", "1",
-                 "--method-meta", "role=baseline", "--quiet"]) == 1
-    assert "--method-meta role must be one of" in capsys.readouterr().err
+    scored = {}
+    for role in ("model", "published", "oracle", "floor", "baseline"):
+        out = tmp_path / f"{role}.json"
+        rc = main(["score", "reasonvos", "--root", str(bench.root), "--pred", str(pred), "--workers", "1",
+                   "--method-meta", f"role={role}", "--json", str(out), "--quiet"])
+        scored[role] = rc == 0
+        if rc == 1:
+            assert "--method-meta role must be one of" in capsys.readouterr().err
+    assert scored["model"] and not scored["baseline"]
+    written = json.loads((tmp_path / "model.json").read_text())
+    for role, accepted in scored.items():
+        path = tmp_path / "board" / f"{role}.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps({**written, "method_meta": {"role": role}}))
+        if accepted:
+            assert read_results(path).role == role
+        else:
+            with pytest.raises(MetadataError, match="role"):
+                read_results(path)
 
 
 def test_the_leaderboard_reads_a_results_file_scored_with_the_default_protocol_unmarked(rv, tmp_path):

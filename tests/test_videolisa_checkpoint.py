@@ -183,4 +183,4 @@ def test_released_shapes_match_the_documented_key_layout():
     assert shapes["model.text_hidden_fcs.0.2.weight"] == (256, 3072)
     assert shapes["model.visual_model.image_encoder.pos_embed"] == (1, 64, 64, 1280)
     assert not any(k.startswith("model.layers.32.") or "image_encoder.blocks.32." in k for k in shapes)
-    assert (336 // 14) ** 2 == 576  # tokens per dense frame
+    assert model.vision_tower.embeddings.num_patches == 576  # CLIP ViT-L/14-336: tokens per dense frame

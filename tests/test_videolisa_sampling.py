@@ -6,10 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from reasonvos.videolisa.prompts import ANSWER, phi3_prompt, query_for
+from reasonvos.videolisa.prompts import phi3_prompt, query_for
 from reasonvos.videolisa.sampling import (
-    NUM_FRAMES_DENSE,
-    NUM_FRAMES_SPARSE,
     dense_positions,
     num_visual_tokens,
     sample_frames,
@@ -39,7 +37,9 @@ def test_frame_sampling_matches_the_spec_table(n, first, dense_frames):
 
 
 def test_defaults_are_the_trained_32_and_4_never_50():
-    assert (NUM_FRAMES_SPARSE, NUM_FRAMES_DENSE) == (32, 4)
+    """Without flags, a run samples as the released model was trained: the n=100 row of the table
+    above (32 sparse frames, 4 dense), not the released scripts' argparse default of 50
+    (docs/models.md#sparse-dense-sampling)."""
     from reasonvos.videolisa.options import VideoLisaOptions
 
     from reasonvos.cli._model_options import add_option_flags
@@ -47,7 +47,8 @@ def test_defaults_are_the_trained_32_and_4_never_50():
     parser = argparse.ArgumentParser()
     add_option_flags(parser, VideoLisaOptions)
     args = parser.parse_args([])
-    assert (args.num_frames_sparse, args.num_frames_dense) == (32, 4)
+    sparse, dense = sample_frames(100, args.num_frames_sparse, args.num_frames_dense)
+    assert len(sparse) == 32 and [sparse[p] for p in dense] == [10, 32, 57, 82]
 
 
 def test_dense_positions_are_inside_the_sparse_list_and_skip_the_last():
@@ -81,7 +82,6 @@ def test_conversation_is_phi3_instruct_with_the_teacher_forced_answer():
         "<|system|>\nYou are a helpful AI assistant.<|end|>\n<|user|>\n<image>\nQ<|end|>\n"
         "<|assistant|>\nSure, [SEG].<|end|>"
     )
-    assert ANSWER == "Sure, [SEG]."
 
 
 def test_queries_keep_the_official_quirks():

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from reasonvos.masks import write_index_png
+from reasonvos.masks import DAVIS_PALETTE
 
 VOID = 255
 
@@ -68,9 +68,13 @@ def write_jpegs(folder: Path, frames: list[str], size: tuple[int, int], seed: in
 
 
 def write_label_pngs(folder: Path, frames: list[str], labels: list[np.ndarray]) -> None:
-    """Palette PNGs (DAVIS palette) whose pixel indices are the object ids."""
+    """Palette PNGs (DAVIS palette) whose pixel indices are the object ids, saved with Pillow
+    directly (as the DAVIS tools do) so that loaders are not tested against our own writer."""
+    folder.mkdir(parents=True, exist_ok=True)
     for f, lab in zip(frames, labels, strict=True):
-        write_index_png(folder / f"{f}.png", lab)
+        img = Image.fromarray(np.asarray(lab, np.uint8), mode="P")
+        img.putpalette(DAVIS_PALETTE)
+        img.save(folder / f"{f}.png")
 
 
 def default_davis_videos(seed: int = 0) -> dict[str, list[np.ndarray]]:

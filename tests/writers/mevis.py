@@ -16,9 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from reasonvos.masks import encode_rle
-
 from .davis import write_jpegs
+from .rle import coco_rle
 
 
 @dataclass
@@ -106,7 +105,7 @@ def write_mevis(
         (sdir / name).write_text(json.dumps(meta))
     if gt:
         mask_dict = {
-            str(anno): [None if m is None else encode_rle(m) for m in masks]
+            str(anno): [None if m is None else coco_rle(m) for m in masks]
             for v in videos
             for anno, (_obj, masks) in v.objects.items()
         }

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from reasonvos.masks import DAVIS_PALETTE, encode_rle
+from reasonvos.masks import DAVIS_PALETTE
+
+from .rle import coco_rle
 
 
 @dataclass
@@ -109,7 +111,7 @@ def write_mevis_source(root: Path, seed: int = 2) -> SourceTruth:
                     rles.append(None)
                     m = np.zeros(size, bool)
                 else:
-                    rles.append(encode_rle(m))
+                    rles.append(coco_rle(m))
                 truth.masks[vid][str(obj)][frame] = m
             mask_dict[str(anno)] = rles
             anno += 1
@@ -169,7 +171,7 @@ def write_burst(root: Path, seed: int = 4) -> SourceTruth:
                 if k == 3 and t == 1:  # track 3 is not in the second annotated frame
                     m = np.zeros((h, w), bool)
                 else:
-                    seg[str(k)] = {"rle": encode_rle(m)["counts"], "is_gt": True, "score": 1.0}
+                    seg[str(k)] = {"rle": coco_rle(m)["counts"], "is_gt": True, "score": 1.0}
                 truth.masks[name][str(k)][frame] = m
             segs.append(seg)
         seqs.append({
