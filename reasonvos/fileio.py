@@ -191,7 +191,7 @@ def open_regular(path: str | Path, what: str = "file", error: type[InputError] =
     except NotADirectoryError:
         raise MissingFileError(path, f"{what} not found (a parent of this path is a file)") from None
     except OSError as e:
-        raise error(path, f"{what}: {_os_problem(e)}") from None
+        raise error(path, f"{what}: {_os_problem(e)}") from e  # the cause tells callers it was the system
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
