@@ -92,7 +92,7 @@ def lisa_input_ids(prompt: str, tokenizer: LegacySentencePieceTokenizer) -> list
     default"); only ``<s>``/``</s>``/``<unk>`` are ``AddedToken`` objects in the saved config. So in
     ``<im_end>\n What is ...`` the ``"\n "`` vanishes, which the shared legacy tokenizer (4.41
     semantics, right for VideoLISA) keeps as two extra tokens (``▁``, ``<0x0A>``) before the
-    question. Golden ids from 4.31 are in ``tests/test_baselines_fidelity.py``.
+    question. Golden ids from 4.31 are in ``tests/baselines/test_baselines_fidelity.py``.
     """
     keep = {tokenizer.bos_token, tokenizer.eos_token, tokenizer.unk_token}
     added = sorted((t for t in tokenizer.get_added_vocab() if t not in keep), key=len, reverse=True)

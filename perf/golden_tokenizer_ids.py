@@ -2,7 +2,7 @@
 
 Why: VideoLISA ran ``AutoTokenizer.from_pretrained(version, use_fast=False)`` under transformers
 4.41.x; the project installs transformers 5, whose default tokenizer puts an extra ``▁`` before
-added tokens (docs/models.md#tokenizer-pitfall). ``tests/test_videolisa_golden_ids.py`` pins the ids the
+added tokens (docs/models.md#tokenizer-pitfall). ``tests/videolisa/test_videolisa_golden_ids.py`` pins the ids the
 real old library gives; this script regenerates them so the pinned lists can be reproduced.
 
 It writes the tiny tokenizer with the project's code (:func:`write_tiny_tokenizer`, run from the

@@ -103,7 +103,11 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     deleted by the next replacement.
     """
     path = Path(path)
-    if path.is_symlink() or (path.exists() and not path.is_dir()):
+    try:  # one lstat: another writer may be renaming the folder aside between two checks
+        existing = os.lstat(path).st_mode
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not stat.S_ISDIR(existing):  # a file, or a link (never followed)
         raise OutputError(path, "the output folder exists and is not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))

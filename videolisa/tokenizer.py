@@ -77,7 +77,7 @@ class SlowLlamaTokenizer(LegacySentencePieceTokenizer):
     Phi-3 chat tokens are only in ``added_tokens_decoder``), so a prompt starting with
     ``<|system|>`` keeps its ``▁``. transformers 5 folds more into ``all_special_tokens``;
     :func:`load_tokenizer` sets :attr:`v4_additional_special_tokens` from the saved config
-    (checked against transformers 4.41.2 in ``tests/test_videolisa_golden_ids.py``).
+    (checked against transformers 4.41.2 in ``tests/videolisa/test_videolisa_golden_ids.py``).
     """
 
     follows_legacy_flag = True
