@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reasonvos.benchmarks.registry import load_benchmark
+from reasonvos.benchmarks.reasonvos import SPEC as SAMPLE_LAYOUT  # the sample is in the ReasonVOS layout
 from reasonvos.demo.render import write_sample_benchmark
 from reasonvos.inference.runner import run_inference
 
@@ -45,7 +45,7 @@ def run_demo(out_dir: str | Path = DEFAULT_OUT, workers: int | None = None, quie
     out_dir = Path(out_dir)
     sample_root = write_sample_benchmark(out_dir / "sample")
     report = DemoReport(out_dir=out_dir, sample_root=sample_root, stages_run=["sample"])
-    benchmark = load_benchmark("reasonvos", sample_root)
+    benchmark = SAMPLE_LAYOUT.load(sample_root)
 
     models = {name: REFERENCE_MODELS[name]() for name in DEMO_MODELS}
     for name, model in models.items():
