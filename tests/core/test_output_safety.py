@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from support.folders import unwritable_folder
+from writers.predictions import perfect_reasonvos
 from writers.results import results_json, write_results
 
 from reasonvos import load_benchmark
@@ -32,16 +33,8 @@ def umask() -> int:
 
 @pytest.fixture
 def rv(tmp_path):
-    from writers.reasonvos import write_reasonvos
-
-    from reasonvos.masks import write_binary_png
-
-    bench = load_benchmark("reasonvos", write_reasonvos(tmp_path / "data", jpeg=False))
-    pred = tmp_path / "pred"
-    for s in bench.samples:
-        for frame in bench.prediction_frames(s):
-            write_binary_png(pred / bench.prediction_path(s, frame), bench.gt_mask(s, frame))
-    return bench, pred
+    """A ReasonVOS fixture and a complete, perfect prediction folder."""
+    return perfect_reasonvos(tmp_path)
 
 
 def score_argv(bench, pred, *extra) -> list[str]:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from reasonvos.evaluators import score
 from writers.davis import object_labels, write_davis
-from writers.reasonvos import write_reasonvos
+from writers.predictions import perfect_reasonvos
 
 from reasonvos import load_benchmark
 from reasonvos.errors import PredictionError
@@ -18,12 +18,7 @@ from reasonvos.masks import write_binary_png, write_index_png
 @pytest.fixture
 def case(tmp_path):
     """A ReasonVOS fixture and a complete, perfect prediction folder."""
-    bench = load_benchmark("reasonvos", write_reasonvos(tmp_path / "data", jpeg=False))
-    pred = tmp_path / "pred"
-    for s in bench.samples:
-        for frame in bench.prediction_frames(s):
-            write_binary_png(pred / bench.prediction_path(s, frame), bench.gt_mask(s, frame))
-    return bench, pred
+    return perfect_reasonvos(tmp_path)
 
 
 def first(bench, pred, i=0, frame=0):

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from reasonvos.evaluators import score
 from writers.davis import write_davis
-from writers.reasonvos import write_reasonvos
+from writers.predictions import perfect_reasonvos
 
 from reasonvos import load_benchmark
 from reasonvos.cli import main
@@ -33,12 +33,7 @@ SAFETY_TIMEOUT_S = 300
 @pytest.fixture
 def rv(tmp_path):
     """A ReasonVOS fixture and a complete, perfect prediction folder."""
-    bench = load_benchmark("reasonvos", write_reasonvos(tmp_path / "data", jpeg=False))
-    pred = tmp_path / "pred"
-    for s in bench.samples:
-        for frame in bench.prediction_frames(s):
-            write_binary_png(pred / bench.prediction_path(s, frame), bench.gt_mask(s, frame))
-    return bench, pred
+    return perfect_reasonvos(tmp_path)
 
 
 def score_cli(bench, pred, *extra: str) -> list[str]:
