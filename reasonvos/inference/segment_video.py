@@ -21,6 +21,7 @@ from reasonvos.errors import InputError
 from reasonvos.fileio import atomic_dir
 from reasonvos.inference.segmenter import VideoSegmenter
 from reasonvos.masks import encode_binary_png
+from reasonvos.outputs import OutputFolder, check_outputs, claim_folder
 
 OVERLAY_FORMATS = ("mp4", "gif")
 #: overlay frame rate of a frame folder (which has none of its own)
@@ -53,6 +54,9 @@ def segment_video(model: VideoSegmenter | str, video: str | Path, text: str, out
     if overlay is not None and overlay not in OVERLAY_FORMATS:
         raise InputError(None, f"overlay must be one of {', '.join(OVERLAY_FORMATS)}, got {overlay!r}")
     source, out = Path(video), Path(out)
+    # new, empty or an earlier segment's (``masks/`` below is replaced whole, so never a folder of the
+    # user's): checked now, before any weights load; claimed only once there is something to write
+    check_outputs([OutputFolder(out, "the output folder", "segment")])
     with tempfile.TemporaryDirectory(prefix="reasonvos-segment-") as tmp:
         if source.is_dir():
             clip = frame_folder_video(source)
@@ -68,6 +72,7 @@ def segment_video(model: VideoSegmenter | str, video: str | Path, text: str, out
         if getattr(model, "role", "model") == "oracle":
             raise InputError(None, f"model {model.name!r} is an oracle: it needs ground truth, not just a video")
         masks = _checked(model.segment(clip, text), clip)
+        claim_folder(out, "segment")
         with atomic_dir(out / "masks") as mask_dir:
             for frame, mask in zip(clip.frames, masks, strict=True):
                 (mask_dir / f"{frame}.png").write_bytes(encode_binary_png(mask))

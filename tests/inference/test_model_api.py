@@ -151,3 +151,16 @@ def test_a_model_from_another_package_registers_through_the_entry_point_group(tm
     with pytest.raises(SystemExit):
         build_parser().parse_args(["infer", "--help"])
     assert "a plugin model" in capsys.readouterr().out
+
+
+def test_segment_video_never_replaces_a_folder_of_the_users(frames, tmp_path):
+    """``masks/`` is replaced whole on a rerun, so --out must be new, empty or an earlier segment's."""
+    out = tmp_path / "out"
+    (out / "masks").mkdir(parents=True)
+    (out / "masks" / "mine.png").write_bytes(b"not the toolkit's")
+    with pytest.raises(InputError, match="not a reasonvos output folder"):
+        segment_video("empty", frames, "x", out)
+    assert (out / "masks" / "mine.png").read_bytes() == b"not the toolkit's"
+    first = segment_video("empty", frames, "x", tmp_path / "own")
+    again = segment_video("full-frame", frames, "x", tmp_path / "own")  # its own earlier output: replaced
+    assert first.masks == again.masks and len(list(again.masks.iterdir())) == 3
