@@ -44,10 +44,11 @@ from reasonvos.construct.source_datasets import SourceReader, open_source
 from reasonvos.errors import InputError, MaskError, MissingFileError
 from reasonvos.fileio import atomic_dir, write_bytes_atomic
 from reasonvos.masks import png_size, write_binary_png
+from reasonvos.outputs import MARKER, OutputFolder, check_outputs, claim_folder
 
 META_NAME = "meta_expressions.json"
 MANIFEST_NAME = "manifest.sha256"
-TOP_LEVEL = frozenset({META_NAME, MANIFEST_NAME, "JPEGImages", "Annotations"})
+TOP_LEVEL = frozenset({META_NAME, MANIFEST_NAME, "JPEGImages", "Annotations", MARKER})
 #: leftovers of an interrupted atomic write (fileio.atomic_path / atomic_dir); safe to remove
 _LEFTOVER = re.compile(r"^\..+\.(tmp|old)$")
 
@@ -311,10 +312,14 @@ def build_reasonvos(
     sources, instructions, out = Path(sources), Path(instructions), Path(out)
     if not sources.is_dir():
         raise MissingFileError(sources, "sources folder not found")
+    # --out is new, empty or an earlier build (its marker says so): never a downloaded benchmark or
+    # another folder of the user's, whose meta_expressions.json a build would replace
+    check_outputs([OutputFolder(out, "--out", "build")], inputs=[sources, instructions])
     lines = read_instructions(instructions)
     readers = _open_readers(sources, {i.source for i in lines})
     check_against_sources(lines, readers, instructions)
     plans = plan_build(lines, readers, instructions)
+    claim_folder(out, "build")
     _check_out(out, plans)
 
     todo_images = {n for n, p in plans.items() if not _complete(out / "JPEGImages" / n, [f"{f}.jpg" for f in p.frames])}

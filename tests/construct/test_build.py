@@ -13,6 +13,7 @@ import reasonvos
 from reasonvos.cli import main
 from reasonvos.construct.builder import MANIFEST_NAME, build_reasonvos
 from reasonvos.errors import InputError
+from reasonvos.outputs import MARKER
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,8 @@ def test_two_builds_are_byte_identical(sources, tmp_path):
     assert {k: v[0] for k, v in a.items()} == {k: v[0] for k, v in b.items()}
     manifest = (tmp_path / "a" / MANIFEST_NAME).read_text().splitlines()
     paths = [line.split("  ", 1)[1] for line in manifest]
-    assert paths == sorted(paths) and len(paths) == len(a) - 1
+    # every file but the manifest itself and the toolkit's hidden output-folder marker
+    assert paths == sorted(paths) and len(paths) == len(a) - 2 and MARKER in a
     assert "meta_expressions.json" in paths
 
 
@@ -142,7 +144,7 @@ def test_an_interrupted_build_resumes(sources, tmp_path):
 def test_output_with_foreign_content_is_refused(sources, tmp_path):
     src, instructions, _ = sources
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(InputError, match="not part of a ReasonVOS build"):
+    with pytest.raises(InputError, match="not a reasonvos output folder"):
         build_reasonvos(src, instructions, tmp_path, quiet=True)
 
 
@@ -173,3 +175,16 @@ def test_cli_builds_and_reports_bad_input_with_exit_1(sources, tmp_path, capsys)
     assert main(["build", "reasonvos", "--sources", str(src), "--instructions", str(bad),
                  "--out", str(tmp_path / "out2"), "--quiet"]) == 1
     assert "line 1: bad JSON" in capsys.readouterr().err
+
+
+def test_a_downloaded_benchmark_is_never_built_over(sources, tmp_path):
+    """--out pointing at a real ReasonVOS copy (no build marker) is refused before anything is
+    written: a build would replace its meta_expressions.json."""
+    src, instructions, _ = sources
+    copy = tmp_path / "ReasonVOS"
+    copy.mkdir()
+    (copy / "meta_expressions.json").write_text('{"videos": {}}')
+    with pytest.raises(InputError, match="not a reasonvos output folder"):
+        build_reasonvos(src, instructions, copy, quiet=True)
+    assert (copy / "meta_expressions.json").read_text() == '{"videos": {}}'
+    assert sorted(p.name for p in copy.iterdir()) == ["meta_expressions.json"]
