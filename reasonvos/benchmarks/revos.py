@@ -18,6 +18,7 @@ modes, :meth:`RevosBenchmark.gt_mask` is the boolean union. Ids stay opaque stri
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +38,7 @@ from reasonvos.benchmarks.model import Benchmark, Sample, Video
 from reasonvos.benchmarks.registry import BenchmarkSpec
 from reasonvos.errors import InputError, MaskError, MetadataError, MissingFileError
 from reasonvos.fileio import require_dict
-from reasonvos.report import RAISE, Abandoned, Raise
+from reasonvos.report import RAISE, Abandoned, Raise, Report
 
 SPLITS = ("valid", "train", "train_sub")
 KINDS = {0: "referring", 1: "reasoning", 2: "no-target"}
@@ -263,6 +264,120 @@ def load(root: str | Path, split: str | None = None, *, sink: Raise = RAISE) -> 
                           mask_dict_path=root / MASK_DICT, foreground_path=root / FOREGROUND)
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_checksums(bench: RevosBenchmark, report: Report) -> None:
+    """The release files present against their published sha256s; the expression files replaced on
+    2024-07-13 are named as such (an older copy scores other expressions)."""
+    from reasonvos.acquire.sources import get_source
+
+    source = get_source("revos")
+    old = {name: prefix for entry in source.superseded for name, prefix in entry.get("sha256_prefixes", {}).items()}
+    for entry in source.variant().files:
+        path = bench.root / entry.name
+        if entry.archive or entry.sha256 is None or not path.is_file():
+            continue
+        try:
+            digest = _sha256(path)
+        except OSError as e:
+            report.error("unreadable", path, f"cannot read ({e.strerror or e})")
+            continue
+        if digest == entry.sha256:
+            continue
+        if entry.name in old and digest.startswith(old[entry.name]):
+            report.warn("superseded", path, "the expression file of the release before 2024-07-13 (sha256 "
+                        f"{digest[:8]}...); the current one hashes to {entry.sha256[:8]}...")
+        else:
+            report.warn("checksum", path, f"sha256 {digest[:12]}... is not the published {entry.sha256[:12]}... "
+                        "(a modified or partial copy)")
+
+
+def _check_foreground(bench: RevosBenchmark, report: Report) -> None:
+    """Every video has a foreground entry with one RLE and one ratio per frame, at the video's size."""
+    try:
+        fg = bench.foreground_dict()
+    except InputError as e:
+        report.error("metadata", e.path, e.problem)
+        return
+    path = bench.foreground_path
+    for vid, video in bench.videos.items():
+        entry = fg.get(vid)
+        n = len(video.frames)
+        if not isinstance(entry, dict):
+            report.error("foreground", path, f"video {vid!r} has no foreground entry (R cannot be computed)")
+            continue
+        for field in ("masks_rle", "foreground_ratio"):
+            value = entry.get(field)
+            if not isinstance(value, list) or len(value) != n:
+                found = f"{len(value)} entries" if isinstance(value, list) else "none"
+                report.error("foreground", path, f"video {vid!r}: {field} has {found}, the video lists {n} frames")
+        rles = entry.get("masks_rle")
+        if video.size is not None and isinstance(rles, list):
+            for i, rle in enumerate(rles):
+                parts = rle if isinstance(rle, list) else [rle]
+                if any(not isinstance(p, dict) or p.get("size") != list(video.size) for p in parts):
+                    report.error("mask-size", path, f"video {vid!r}, frame {i}: foreground RLE is not "
+                                 f"{video.size[0]}x{video.size[1]} (the video's height x width), or not an RLE")
+                    break
+
+
+def _check_mask_dict(bench: RevosBenchmark, report: Report) -> None:
+    """Every referred ``anno_id`` is in the mask dict with one entry per frame, each null or an RLE
+    of the video's height x width (checked on the RLE headers, without decoding)."""
+    try:
+        masks = bench.mask_dict()
+    except InputError as e:
+        report.error("metadata", e.path, e.problem)
+        return
+    seen: set[str] = set()
+    for s in bench.samples:
+        video = bench.videos[s.video_id]
+        for anno in s.extra["anno_ids"]:
+            if anno in seen:
+                continue
+            seen.add(anno)
+            try:
+                entries = bench.rles(s.video_id, anno)
+            except InputError as e:
+                report.error("dangling-reference" if anno not in masks else "mask-dict", e.path, e.problem)
+                continue
+            if video.size is None:
+                continue
+            for frame, rle in zip(video.frames, entries, strict=True):
+                if rle is not None and (not isinstance(rle, dict) or rle.get("size") != list(video.size)):
+                    found = rle.get("size") if isinstance(rle, dict) else type(rle).__name__
+                    report.error("mask-size", bench.mask_dict_path, f"anno_id {anno}, frame {frame}: RLE size "
+                                 f"{found}, the video is {video.size[0]}x{video.size[1]}")
+                    break
+
+
+def checks(bench: RevosBenchmark, report: Report) -> None:
+    """Validation beyond the loader and the generic frame/GT checks: checksums, the foreground
+    dict, frames missing under both layouts, unsorted ``frames`` and the known TAO misalignment."""
+    _check_checksums(bench, report)
+    _check_mask_dict(bench, report)
+    _check_foreground(bench, report)
+    tao = 0
+    for vid, video in bench.videos.items():
+        if video.image_dir is None:
+            report.error("missing-frame", bench.root / "JPEGImages" / vid,
+                         f"video {vid!r} has no frame folder (neither JPEGImages/{vid} nor {vid})")
+        if list(video.frames) != sorted(video.frames):
+            report.warn("frame-order", bench.meta_path, f"video {vid!r}: 'frames' is not sorted; the official "
+                        "scorer indexes mask_dict in this order, while the VISA/Sa2VA loaders sort it")
+        if vid.split("/", 1)[0].upper() == "TAO":
+            tao += 1
+    if tao:
+        report.warn("known-issue", bench.meta_path, f"{tao} TAO videos: their masks are known to be misaligned "
+                    "with the frames (mask i fits frame 30*i; VISA issue #9, open)")
+
+
 def present_splits(root: Path) -> list[str | None]:
     """The splits whose expression file this copy holds."""
     try:
@@ -277,6 +392,6 @@ SPEC = BenchmarkSpec(
     splits=SPLITS, default_split="valid",
     protocols=("revos", "expression"), present_splits=present_splits,
     instruction_style="reasoning", sentence_kinds=("reasoning",),
-    source_name=None,
+    source_name="revos", extra_checks=checks,
     description="reasoning video object segmentation with referring, reasoning and no-target expressions (ECCV 2024)",
 )
