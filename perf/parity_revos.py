@@ -174,7 +174,7 @@ def run_official(visa: Path, base: Path, pred: Path) -> tuple[dict, dict]:
     return raw, summary
 
 
-def run_ours(base: Path, pred: Path, compat: str, rounding: bool):
+def run_ours(base: Path, pred: Path, compat: str | None, rounding: bool):
     from reasonvos.evaluators import score
 
     from reasonvos.benchmarks.registry import load_benchmark
@@ -223,6 +223,8 @@ def main() -> int:
                 good = d <= TOL
                 ok &= good
                 print(f"  {name:28s} max |diff| {d:.3e}  {'PASS' if good else 'FAIL'}")
+        boolean = run_ours(base, root / "pred255" / "Annotations", None, False).summary["R"]
+        print(f"\nours, default R on boolean masks (any encoding): overall R {100 * boolean:.4f}")
     print("\nALL PASS" if ok else "\nSOME FAIL")
     return 0 if ok else 1
 
