@@ -74,9 +74,11 @@ class RevosProtocol(Protocol):
     extra_columns: ClassVar[tuple[str, ...]] = ("R", "A", "type_id", "R_mode", "rounding")
 
     def check_ground_truth(self, bench: Benchmark) -> None:
-        if not (hasattr(bench, "gt_sum") and hasattr(bench, "foreground")):
+        from reasonvos.benchmarks.revos import RevosBenchmark
+
+        if not isinstance(bench, RevosBenchmark):
             raise InputError(bench.meta_path, "the revos protocol needs per-object sums and a video foreground "
-                             "(the ReVOS mask dicts)")
+                             "(the ReVOS mask dicts); use the expression protocol for this benchmark")
 
     def score_video(self, bench: Benchmark, video_id: str, keys: list[str], reader: PredictionReader,
                     opt: Options) -> VideoOutcome:

@@ -146,3 +146,13 @@ def test_cli_records_the_r_mode_and_refuses_it_for_other_protocols(tmp_path, cap
     assert main(["score", "revos", "--root", str(fx.root), "--pred", str(tmp_path / "pred"), "--protocol",
                  "expression", "--compat-r", "visa-255", "--quiet"]) == 1
     assert "revos protocol only" in capsys.readouterr().err
+
+
+def test_only_benchmarks_that_list_the_revos_protocol_can_be_scored_with_it(tmp_path):
+    from writers.mevis import write_mevis
+
+    from reasonvos.errors import InputError
+
+    bench = load_benchmark("mevis", write_mevis(tmp_path).root)
+    with pytest.raises(InputError, match="cannot be scored with protocol .revos."):
+        score(bench, tmp_path, protocol="revos", workers=1)
