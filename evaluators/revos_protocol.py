@@ -21,7 +21,9 @@ of two objects gives 255) and each product wraps modulo 256, exactly as the offi
 then compares the raw values too. ``official_rounding`` rounds each expression's values to
 ``round(100 x, 2)`` before the summaries average them, as the official scorer does (values are
 stored as fractions: the rounded percentage / 100). The mode is recorded in every per-sample row
-(``R_mode``) and in the summary.
+(``R_mode``) and in the summary, beside ``prediction_encodings`` (how many expressions were saved
+as 0/1, 0/255..., judged from the first non-empty frame), so a reader can tell which mode matches
+the files.
 
 Missing or unreadable predictions follow ``--missing`` (the official scorer silently scores such an
 expression 0; Sa2VA's silently drops it): never a silent number here.
@@ -29,6 +31,7 @@ expression 0; Sa2VA's silently drops it): never a silent number here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,6 +39,7 @@ import pandas as pd
 
 from reasonvos.benchmarks.model import Benchmark
 from reasonvos.errors import InputError
+from reasonvos.masks import read_png_values
 
 from .expression import sample_row
 from .metrics import frame_scores
@@ -62,6 +66,16 @@ def robustness(gt: np.ndarray, pred: np.ndarray, foreground: np.ndarray) -> floa
     return max(1 - neg / (pos + 1e-6), 0.0)
 
 
+def _stored_value(path: Path, mask: np.ndarray) -> int | None:
+    """The value a binary prediction PNG stores for foreground (1, 255, a palette index...): the
+    official R depends on it, so the summary reports which encodings were scored."""
+    try:
+        arr = read_png_values(path)
+    except InputError:
+        return None
+    return int(arr[mask].flat[0]) if arr.ndim == 2 else None
+
+
 def _official_round(x: float) -> float:
     return round(100 * x, 2) / 100
 
@@ -71,7 +85,7 @@ class RevosProtocol(Protocol):
 
     name = "revos"
     reads = "sample"
-    extra_columns: ClassVar[tuple[str, ...]] = ("R", "A", "type_id", "R_mode", "rounding")
+    extra_columns: ClassVar[tuple[str, ...]] = ("R", "A", "type_id", "R_mode", "rounding", "pred_value")
 
     def check_ground_truth(self, bench: Benchmark) -> None:
         from reasonvos.benchmarks.revos import RevosBenchmark
@@ -95,6 +109,7 @@ class RevosProtocol(Protocol):
             a: list[float] = []
             inter = union = 0
             ok = True
+            pred_value = None  # the foreground value of the first non-empty prediction (1 or 255)
             for frame in bench.scored_frames(sample):
                 if value:
                     gt_raw = bench.gt_sum(sample, frame)
@@ -106,6 +121,8 @@ class RevosProtocol(Protocol):
                     ok = False
                     continue
                 pred = np.zeros(gt.shape, bool) if mask is None else mask
+                if pred_value is None and mask is not None and mask.any():
+                    pred_value = _stored_value(Path(opt.pred_root) / bench.prediction_path(sample, frame), mask)
                 if frame not in fg_cache:
                     fg_cache[frame] = bench.foreground(video_id, frame)
                 fg = fg_cache[frame]
@@ -135,6 +152,7 @@ class RevosProtocol(Protocol):
             row["type_id"] = sample.extra.get("type_id")
             row["R_mode"] = opt.compat_r or "boolean"
             row["rounding"] = "official" if opt.official_rounding else "none"
+            row["pred_value"] = pred_value
             out.samples.append(row)
         out.peak_rss_mb = peak_rss_mb()
         return out
@@ -157,8 +175,11 @@ class RevosProtocol(Protocol):
         overall["A"] = (self.subset(per_sample, SUBSETS[0])["A"] + self.subset(per_sample, SUBSETS[1])["A"]) / 2
         modes = sorted(set(per_sample["R_mode"])) if not per_sample.empty else []
         rounding = sorted(set(per_sample["rounding"])) if not per_sample.empty else []
+        values = per_sample["pred_value"].dropna() if not per_sample.empty else []
+        encodings = {f"0/{int(v)}": int(n) for v, n in pd.Series(values).value_counts().sort_index().items()}
         return {
             "R_mode": modes[0] if len(modes) == 1 else modes,
+            "prediction_encodings": encodings,
             "rounding": rounding[0] if len(rounding) == 1 else rounding,
             "overall": overall,
             "breakdown": {"kind": {k: self.subset(per_sample, k) for k in (*SUBSETS, NO_TARGET)}},

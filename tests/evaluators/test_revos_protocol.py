@@ -142,6 +142,8 @@ def test_cli_records_the_r_mode_and_refuses_it_for_other_protocols(tmp_path, cap
                  "--compat-r", "sa2va-01", "--official-rounding", "--json", str(out), "--quiet"]) == 0
     data = json.loads(out.read_text())
     assert data["summary"]["R_mode"] == "sa2va-01" and data["summary"]["rounding"] == "official"
+    # the files' encoding is reported (the no-target expression's predictions are all empty)
+    assert data["summary"]["prediction_encodings"] == {"0/1": 4}
     assert {"R", "A", "type_id", "R_mode"} <= set(data["per_sample"][0])
     assert main(["score", "revos", "--root", str(fx.root), "--pred", str(tmp_path / "pred"), "--protocol",
                  "expression", "--compat-r", "visa-255", "--quiet"]) == 1
