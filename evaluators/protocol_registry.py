@@ -21,6 +21,7 @@ BUILTIN: dict[str, str] = {
     "davis-semi": "reasonvos.evaluators.davis_protocols:DavisSemiProtocol",
     "davis-unsup": "reasonvos.evaluators.davis_protocols:DavisUnsupProtocol",
     "refdavis": "reasonvos.evaluators.davis_protocols:RefDavisProtocol",
+    "revos": "reasonvos.evaluators.revos_protocol:RevosProtocol",
 }
 _CLASSES: dict[str, type[Protocol]] = {}
 

@@ -63,6 +63,8 @@ class Options:
     missing: str = "error"  # error | empty | skip
     compat_decay: bool = False
     bound_th: float = BOUND_TH
+    compat_r: str | None = None  # the official uint8 R of one prediction encoding (the revos protocol)
+    official_rounding: bool = False  # per-sample values rounded as the official scorer rounds them
 
 
 @dataclass
@@ -186,6 +188,8 @@ class Protocol:
     missing_policies: ClassVar[tuple[str, ...]] = MISSING_POLICIES
     #: why a policy outside ``missing_policies`` is refused (shown to the user)
     missing_note: ClassVar[str] = ""
+    #: per-sample columns this protocol adds after ``schema.SAMPLE_COLUMNS``
+    extra_columns: ClassVar[tuple[str, ...]] = ()
 
     # -- what it reads --------------------------------------------------------------------------
 

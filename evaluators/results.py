@@ -217,7 +217,7 @@ class Results:
     def table(self) -> str:
         """A short text table (x100, one decimal) for the terminal."""
         s = self.summary
-        keys = [k for k in ("J&F", "J", "F", "J-Recall", "J-Decay", "F-Recall", "F-Decay", "gIoU", "gIoU-frame",
+        keys = [k for k in ("J&F", "J", "F", "R", "J-Recall", "J-Decay", "F-Recall", "F-Decay", "gIoU", "gIoU-frame",
                             "cIoU") if k in s]
 
         def fmt(v) -> str:

@@ -206,6 +206,8 @@ def score(
     compat_decay: bool = False,
     bound_th: float = BOUND_TH,
     quiet: bool = True,
+    compat_r: str | None = None,
+    official_rounding: bool = False,
 ) -> Results:
     """Score the predictions under ``pred_dir`` against ``benchmark``'s ground truth.
 
@@ -240,7 +242,7 @@ def score(
     if report:
         raise report.error()
     tasks = make_tasks(folders, gone, missing)
-    opt = Options(str(pred_dir), missing, compat_decay, bound_th)
+    opt = Options(str(pred_dir), missing, compat_decay, bound_th, compat_r, official_rounding)
     outcomes = _run(tasks, benchmark, protocol, opt, workers, quiet)
     for o in outcomes:
         report.add(o.problems)
@@ -252,7 +254,7 @@ def score(
         reasons = "; ".join(f"{o.video}: {o.unscored}" for o in outcomes if o.unscored)
         raise InputError(benchmark.meta_path or benchmark.root,
                          "nothing to score" + (f" ({reasons})" if reasons else " (the benchmark has no samples)"))
-    per_sample = pd.DataFrame(samples, columns=list(SAMPLE_COLUMNS))
+    per_sample = pd.DataFrame(samples, columns=[*SAMPLE_COLUMNS, *proto.extra_columns])
     per_object = pd.DataFrame(objects)
     summary = proto.summarise(per_sample, per_object, len(gone), sum(map(len, gone.values())))
     unscored = {o.video: o.unscored for o in outcomes if o.unscored}

@@ -9,8 +9,14 @@ predictions perturbed from the GT (shifted, with spurious blobs).
     protocols coincide). Target: >= 3x faster.
 (b) The same masks in the ReasonVOS layout (one 0/255 PNG per object and frame): scoring time
     versus the time to only decode every PNG involved, both with 2 workers. Target: <= 1.5x.
+(c) With ``--visa DIR`` (a checkout of cilinyan/VISA): the same masks in the ReVOS layout (nested
+    video keys, RLE ``mask_dict.json``, foreground dict, one 0/255 PNG per expression and frame;
+    per video one referring expression per object and a two-object reasoning one):
+    ``score()`` with ``compat_r="visa-255"`` versus VISA's ``tools/eval_revos.py`` run unchanged
+    at its own defaults (128 worker processes; only ``termcolor`` is stubbed if absent). The
+    overall J&F and R of both are printed side by side.
 
-Run: ``python perf/score_speed.py [--videos 20 --frames 60 --workers 2 --keep DIR]``.
+Run: ``python perf/score_speed.py [--videos 20 --frames 60 --workers 2 --keep DIR] [--visa DIR [--revos-only]]``.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import numpy as np
 from reasonvos.evaluators import score
 
 from reasonvos import load_benchmark
-from reasonvos.masks import write_index_png
+from reasonvos.masks import read_index_png, write_index_png
 
 SIZE = (480, 854)
 
@@ -86,6 +92,74 @@ def generate(root: Path, n_videos: int, n_frames: int, workers: int) -> None:
     (root / "ReasonVOS" / "meta_expressions.json").write_text(json.dumps(meta))
 
 
+def generate_revos(root: Path, n_videos: int, n_frames: int) -> None:
+    """ReVOS layout (ReVOS/, revos_pred/Annotations/) of the masks in davis_gt/ and davis_pred/."""
+    from pycocotools import mask as coco_mask
+
+    def rle(m: np.ndarray) -> dict:
+        r = coco_mask.encode(np.asfortranarray(m.astype(np.uint8)))
+        return {"size": [int(v) for v in r["size"]], "counts": r["counts"].decode("ascii")}
+
+    base = root / "ReVOS"
+    base.mkdir(parents=True, exist_ok=True)
+    meta: dict = {"videos": {}}
+    masks: dict = {}
+    fg: dict = {}
+    for v in range(n_videos):
+        name = f"vid{v:03d}"
+        key = f"PERF/all/{name}"  # nested, as ReVOS keys are
+        frames = [f"{t:05d}" for t in range(n_frames)]
+        annos = {k: 1000 * v + k for k in (1, 2)}
+        exps = {"0": {"exp": "object 1", "obj_id": [0], "anno_id": [annos[1]], "type_id": 0},
+                "1": {"exp": "object 2", "obj_id": [0], "anno_id": [annos[2]], "type_id": 0},
+                "2": {"exp": "Which two things move?", "obj_id": [0, 1], "anno_id": [annos[1], annos[2]],
+                      "type_id": 1}}
+        meta["videos"][key] = {"expressions": exps, "vid_id": v, "height": SIZE[0], "width": SIZE[1],
+                               "frames": frames}
+        for k in (1, 2):
+            masks[str(annos[k])] = []
+        fg[key] = {"masks_rle": [], "foreground_ratio": []}
+        for frame in frames:
+            gt = read_index_png(root / "davis_gt" / name / f"{frame}.png")
+            pred = read_index_png(root / "davis_pred" / name / f"{frame}.png")
+            for k in (1, 2):
+                masks[str(annos[k])].append(rle(gt == k) if (gt == k).any() else None)
+            fg[key]["masks_rle"].append(rle(gt > 0))
+            fg[key]["foreground_ratio"].append(float((gt > 0).mean()))
+            for exp_id, sel in (("0", (1,)), ("1", (2,)), ("2", (1, 2))):
+                d = root / "revos_pred" / "Annotations" / key / exp_id
+                d.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(d / f"{frame}.png"), np.isin(pred, sel).astype(np.uint8) * 255)
+    (base / "meta_expressions_valid_.json").write_text(json.dumps(meta))
+    (base / "mask_dict.json").write_text(json.dumps(masks))
+    (base / "mask_dict_foreground.json").write_text(json.dumps(fg))
+
+
+_VISA_RUNNER = """
+import runpy, sys, types
+try:
+    import termcolor  # noqa: F401
+except ImportError:
+    sys.modules["termcolor"] = types.SimpleNamespace(colored=lambda s, *a, **k: s)
+sys.path.insert(0, sys.argv[1])
+sys.argv = ["eval_revos.py"] + sys.argv[2:]
+runpy.run_path(sys.path[0] + "/eval_revos.py", run_name="__main__")
+"""
+
+
+def run_visa(visa: Path, root: Path) -> tuple[float, dict]:
+    """VISA's eval_revos.py at its defaults (128 processes); its time and revos_valid.json."""
+    base = root / "ReVOS"
+    cmd = [sys.executable, "-c", _VISA_RUNNER, str(visa / "tools"), str(root / "revos_pred" / "Annotations"),
+           "--visa_exp_path", str(base / "meta_expressions_valid_.json"),
+           "--visa_mask_path", str(base / "mask_dict.json"),
+           "--visa_foreground_mask_path", str(base / "mask_dict_foreground.json")]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - t0
+    return elapsed, json.loads((root / "revos_pred" / "revos_valid.json").read_text())
+
+
 def _decode_video(folders: list[str]) -> int:
     n = 0
     for folder in folders:
@@ -127,6 +201,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3, help="timings are the best of this many runs")
     ap.add_argument("--keep", type=Path, help="generate here and keep it (default: a temporary folder)")
+    ap.add_argument("--visa", type=Path, help="a checkout of cilinyan/VISA: add the ReVOS row (c)")
+    ap.add_argument("--revos-only", action="store_true", help="with --visa: run only (c)")
     args = ap.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="reasonvos-perf-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -137,6 +213,10 @@ def main() -> None:
         print(f"workload: {args.videos} videos x {args.frames} frames x {SIZE[0]}x{SIZE[1]}, 2 objects "
               f"(generated in {time.perf_counter() - t0:.1f} s) under {root}")
         w = args.workers
+        if args.visa is not None:
+            revos_row(root, args, w)
+            if args.revos_only:
+                return
 
         # (a) DAVIS layout ------------------------------------------------------------------
         cmd = [sys.executable, "-m", "reasonvos", "score", "davis", "--gt", str(root / "davis_gt"), "--pred",
@@ -189,6 +269,26 @@ def main() -> None:
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def revos_row(root: Path, args: argparse.Namespace, w: int) -> None:
+    """(c) ReVOS layout: score() in the official 0/255 R mode versus VISA's scorer at its defaults."""
+    if not (root / "ReVOS" / "meta_expressions_valid_.json").is_file():
+        generate_revos(root, args.videos, args.frames)
+    bench = load_benchmark("revos", root / "ReVOS")
+    ours, theirs = [], []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        res = score(bench, root / "revos_pred" / "Annotations", workers=w, compat_r="visa-255")
+        ours.append(time.perf_counter() - t0)
+        elapsed, official = run_visa(args.visa, root)
+        theirs.append(elapsed)
+    s, o = res.summary, official["overall"]
+    print(f"(c) ReVOS layout, {len(bench.samples)} expressions: score(compat_r='visa-255', workers={w}) "
+          f"{min(ours):.2f} s; VISA eval_revos.py (128 processes) {min(theirs):.2f} s -> speed-up "
+          f"{min(theirs) / min(ours):.1f}x")
+    print(f"    overall J&F {100 * s['J&F']:.4f} vs {o['JF']:.4f} (official, from 2-decimal values); "
+          f"R {100 * s['R']:.4f} vs {o['R']:.4f}")
 
 
 if __name__ == "__main__":

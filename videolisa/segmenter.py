@@ -137,7 +137,9 @@ class VideoLisaSegmenter(VideoSegmenter):
     def segment_sample(self, benchmark: Benchmark, sample: Sample) -> Iterator[np.ndarray]:
         """The query in the template of the benchmark's official script (docs/models.md#videolisa-prompts)."""
         video = benchmark.videos[sample.video_id]
-        query = query_for(benchmark.spec.instruction_style, sample.text, sample.kind)
+        spec = benchmark.spec
+        kind = ("long" if spec.is_sentence(sample) else "short") if spec.instruction_style == "reasoning" else sample.kind
+        query = query_for(spec.instruction_style, sample.text, kind)
         return self.segment_frames(video.id, lambda: read_video_frames(video), query)
 
 

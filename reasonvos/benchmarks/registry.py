@@ -40,6 +40,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "reasonvos.benchmarks.refytvos",
     "reasonvos.benchmarks.refdavis",
     "reasonvos.benchmarks.davis",
+    "reasonvos.benchmarks.revos",
 )
 
 #: instruction styles: "reasoning" (ReasonVOS: sentences or phrases, told apart by the sample's
@@ -75,6 +76,8 @@ class BenchmarkSpec:
     submission_prefix: str | None = None
     server_splits: tuple[str, ...] = ()  # splits scored only by an evaluation server (no public GT)
     instruction_style: str | None = "referring"
+    #: under the "reasoning" style, the ``Sample.kind`` values whose instruction is a full sentence
+    sentence_kinds: tuple[str, ...] = ("long",)
     source_name: str | None = None  # the key of this benchmark in the sources registry (download)
     description: str = ""
     score_load_options: Mapping[str, Any] = field(default_factory=dict)
@@ -105,7 +108,7 @@ class BenchmarkSpec:
         """Whether a sample's instruction is a full sentence (True) or a phrase (False), as the
         benchmark defines it; None where the benchmark has no instructions to tell."""
         if self.instruction_style == "reasoning":
-            return sample.kind == "long"
+            return sample.kind in self.sentence_kinds
         if self.instruction_style == "referring":
             return False
         return None

@@ -72,6 +72,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", metavar="FILE", help="write the per-sample table as CSV here")
     p.add_argument("--compat-decay", action="store_true",
                    help="reproduce the official uint8 Decay bins (NaN or wrong Decay from 256 frames on)")
+    p.add_argument("--compat-r", choices=("visa-255", "sa2va-01"),  # evaluators.revos_protocol.COMPAT_R
+                   help="revos protocol: the official uint8 R of predictions saved as 0/255 (VISA, VRS-HQ, "
+                        "UniPixel) or 0/1 (Sa2VA); default: an R on boolean masks, independent of the encoding")
+    p.add_argument("--official-rounding", action="store_true",
+                   help="revos protocol: round each expression to two decimals before averaging, as the "
+                        "official scorer does (default: full precision)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.set_defaults(func=run)
 
@@ -95,11 +101,14 @@ def run(args: argparse.Namespace) -> int:
     if args.compat_decay:
         print("reasonvos: warning: --compat-decay reproduces the official uint8 Decay bins: Decay is NaN or "
               "wrong for objects with 256 or more evaluated frames", file=sys.stderr)
+    if (args.compat_r or args.official_rounding) and (args.protocol or spec.default_protocol) != "revos":
+        raise InputError(None, "--compat-r and --official-rounding apply to the revos protocol only")
     # e.g. DAVIS protocols find their objects in the labels while scoring: no need to pre-scan every PNG
     benchmark = load_benchmark(args.name, root, args.split, **spec.score_load_options)
     try:
         results = score(benchmark, args.pred, protocol=args.protocol, workers=args.workers, missing=args.missing,
-                        method=args.method, method_meta=meta, compat_decay=args.compat_decay, quiet=args.quiet)
+                        method=args.method, method_meta=meta, compat_decay=args.compat_decay, quiet=args.quiet,
+                        compat_r=args.compat_r, official_rounding=args.official_rounding)
     except PredictionError as e:
         report = getattr(e, "report", None)
         if report is not None:

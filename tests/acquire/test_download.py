@@ -380,7 +380,7 @@ def test_refdavis_over_https_with_the_alternate_text_url(server: FileServer, tmp
 def test_registry_lists_every_benchmark_with_checksums_or_a_note():
     from reasonvos.acquire.sources import get_source, parse_registry, registry
 
-    assert set(registry()) == {"reasonvos", "mevis", "refytvos", "refdavis"}
+    assert set(registry()) == {"reasonvos", "mevis", "refytvos", "refdavis", "revos"}
     rv = get_source("reasonvos")
     [zip_entry] = rv.variant().files
     assert zip_entry.gdrive_id == "1QMggGR91AE-iUUub5YwzMYiFt0TeV5_8" and zip_entry.sha256 is None

@@ -103,7 +103,8 @@ def test_each_benchmark_gets_the_query_of_its_official_script():
                        "mevis": "Please segment the a dog in this image.",
                        "refytvos": "Please segment the a dog in this image.",
                        "refdavis": "Please segment the a dog in this image.",
-                       "davis": "A Dog"}
+                       "davis": "A Dog",
+                       "revos": "Please segment the a dog in this scene."}
 
 
 def test_cli_modules_do_not_import_torch():
