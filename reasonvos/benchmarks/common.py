@@ -207,3 +207,16 @@ def check_split(split: str | None, allowed: Sequence[str], default: str, root: P
     if split not in allowed:
         raise MetadataError(root, f"{name} has no split {split!r}; splits: {', '.join(allowed)}")
     return split
+
+
+def object_rles(mask_dict: dict, path: Path, anno_id: str, video_id: str, n_frames: int) -> list:
+    """One object's per-frame RLE list from a YouTube-VOS-style ``mask_dict`` (MeViS, ReVOS),
+    checked against the video's frame count: the dict is indexed by frame position, so a list of
+    another length would silently pair masks with the wrong frames."""
+    entry = mask_dict.get(anno_id)
+    if entry is None:
+        raise MetadataError(path, f"anno_id {anno_id} (video {video_id}) is not in the mask dict")
+    if not isinstance(entry, list) or len(entry) != n_frames:
+        found = f"{len(entry)} entries" if isinstance(entry, list) else type(entry).__name__
+        raise MetadataError(path, f"anno_id {anno_id} has {found}, but video {video_id} lists {n_frames} frames")
+    return entry

@@ -30,6 +30,7 @@ from reasonvos.benchmarks.common import (
     expression_text,
     find_root,
     frame_list,
+    object_rles,
     read_json_strict,
     read_meta_json,
     videos_of,
@@ -102,15 +103,7 @@ class RevosBenchmark(Benchmark):
 
     def rles(self, video_id: str, anno_id: str) -> list:
         """One object's per-frame RLE list, checked against the video's frame count."""
-        entry = self.mask_dict().get(anno_id)
-        if entry is None:
-            raise MetadataError(self.mask_dict_path, f"anno_id {anno_id} (video {video_id}) is not in the mask dict")
-        n = len(self.videos[video_id].frames)
-        if not isinstance(entry, list) or len(entry) != n:
-            found = f"{len(entry)} entries" if isinstance(entry, list) else type(entry).__name__
-            raise MetadataError(self.mask_dict_path,
-                                f"anno_id {anno_id} has {found}, but video {video_id} lists {n} frames")
-        return entry
+        return object_rles(self.mask_dict(), self.mask_dict_path, anno_id, video_id, len(self.videos[video_id].frames))
 
     def gt_size(self, sample: Sample) -> tuple[int, int]:
         return self.videos[sample.video_id].frame_size()
