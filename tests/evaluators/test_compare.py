@@ -98,3 +98,16 @@ def test_refuses_samples_present_in_only_one_file():
     a = _table(1)
     with pytest.raises(InputError, match="different samples: 1 only in A \\(e.g. 'v0_0'\\)"):
         compare(_results(a), _results(a.iloc[1:]))
+
+
+def test_to_pandas_has_one_row_per_sample_with_the_run_columns():
+    table = _results(_table(1), method="M").to_pandas()
+    assert len(table) == len(_table(1))
+    assert list(table.columns[:4]) == ["benchmark", "split", "protocol", "method"]
+    assert set(table["method"]) == {"M"} and list(table["key"]) == list(_table(1)["key"])
+
+
+def test_compare_is_exported_from_the_package():
+    import reasonvos
+
+    assert "compare" in reasonvos.__all__ and reasonvos.compare is compare
