@@ -126,13 +126,14 @@ def compare_tables(pa: pd.DataFrame, pb: pd.DataFrame, *, resamples: int = 10_00
 
 def compare(a: Results | str, b: Results | str, *, resamples: int = 10_000, seed: int = 0) -> dict:
     """Paired comparison of two results (objects or JSON paths): overall and per kind and source."""
-    names = (str(a) if not isinstance(a, Results) else (a.method or "A"),
-             str(b) if not isinstance(b, Results) else (b.method or "B"))
     ra = a if isinstance(a, Results) else Results.from_json(a)
     rb = b if isinstance(b, Results) else Results.from_json(b)
+    # refusals name the files; the table names the methods
+    names = tuple(str(x) if not isinstance(x, Results) else (x.method or d) for x, d in ((a, "A"), (b, "B")))
+    labels = tuple(r.method or n for r, n in zip((ra, rb), names, strict=True))
     pa, pb = align(ra, rb, names)
     overall = compare_tables(pa, pb, resamples=resamples, seed=seed)
-    result = {"a": names[0], "b": names[1], "settings": {"resamples": resamples, "seed": seed, "unit": "video",
+    result = {"a": labels[0], "b": labels[1], "settings": {"resamples": resamples, "seed": seed, "unit": "video",
                                                          "ci": 0.95},
               "metrics": {m: c.to_dict() for m, c in overall.items()}, "breakdown": {}}
     for column in ("kind", "source"):
