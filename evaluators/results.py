@@ -174,6 +174,16 @@ class Results:
         text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False, allow_nan=False)
         write_text_atomic(path, text + "\n")
 
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per sample: the run's benchmark, split, protocol and method, then the per-sample
+        columns (values are fractions in [0, 1]), so tables of several runs can be concatenated."""
+        table = self.per_sample.copy()
+        meta = {"benchmark": self.benchmark, "split": self.split, "protocol": self.protocol, "method": self.method}
+        for i, (name, value) in enumerate(meta.items()):
+            if name not in table:
+                table.insert(i, name, [value] * len(table))
+        return table
+
     def to_csv(self, path: str | Path) -> None:
         """Per-sample table (obj_ids joined by spaces); values are fractions in [0, 1]."""
         table = self.per_sample.copy()

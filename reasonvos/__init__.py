@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from reasonvos.validation import validate
 
 #: functions imported on first access: name -> module
-_LAZY = {"score": "reasonvos.evaluators.scorer", "validate": "reasonvos.validation"}
+_LAZY = {"score": "reasonvos.evaluators.scorer", "validate": "reasonvos.validation",
+         "compare": "reasonvos.evaluators.compare"}
 
 
 def __getattr__(name: str) -> Any:
@@ -41,5 +42,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'reasonvos' has no attribute {name!r}")
 
 
-__all__ = ["BENCHMARKS", "Benchmark", "InputError", "Sample", "Video", "__version__", "load_benchmark",
+__all__ = ["BENCHMARKS", "Benchmark", "InputError", "Sample", "Video", "__version__", "compare", "load_benchmark",
            "load_model", "register", "run_inference", "score", "validate"]

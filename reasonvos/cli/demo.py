@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"results {name + ':':19s}{path}")
     if report.leaderboard is not None:
         print(f"leaderboard:       {report.leaderboard}")
+    if report.comparison:
+        print(f"\n{report.comparison}\n")
     print(f"stages run: {', '.join(report.stages_run)}")
     print(f"done in {report.seconds:.1f} s -> {report.out_dir}")
     return 0

@@ -34,6 +34,8 @@ class DemoReport:
     leaderboard: Path | None = None
     stages_run: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: the paired comparison of the two oracles (reasonvos compare's table)
+    comparison: str = ""
 
 
 def run_demo(out_dir: str | Path = DEFAULT_OUT, workers: int | None = None, quiet: bool = True) -> DemoReport:
@@ -73,5 +75,11 @@ def run_demo(out_dir: str | Path = DEFAULT_OUT, workers: int | None = None, quie
                               include_reported=False, title=LEADERBOARD_TITLE, analyses=[analysis])
     report.leaderboard = Path(built.page)
     report.stages_run += ["leaderboard", "error analysis"]
+
+    from reasonvos.cli.compare import format_comparison
+    from reasonvos.evaluators.compare import compare
+
+    report.comparison = format_comparison(compare(report.results["flow-oracle"], report.results["static-oracle"],
+                                                  resamples=2_000))
     report.seconds = time.perf_counter() - start
     return report
