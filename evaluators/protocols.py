@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import importlib
 import resource
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -176,7 +177,7 @@ def _checked_frames(bench: Benchmark, video_id: str, frames: tuple[str, ...]) ->
     return frames
 
 
-class Protocol:
+class Protocol(ABC):
     """A scoring protocol: subclasses set the class attributes and implement the scoring."""
 
     #: the name ``--protocol`` takes
@@ -193,8 +194,8 @@ class Protocol:
 
     # -- what it reads --------------------------------------------------------------------------
 
-    def check_ground_truth(self, bench: Benchmark) -> None:
-        """Raise an InputError for ground truth this protocol would score wrongly."""
+    def check_ground_truth(self, bench: Benchmark) -> None:  # noqa: B027 (a hook: most protocols accept any GT)
+        """Raise an InputError for ground truth this protocol would score wrongly (default: none)."""
 
     def required_frames(self, bench: Benchmark, frames: tuple[str, ...], sample: Sample | None) -> tuple[str, ...]:
         """Frames a prediction folder must hold (the scored ones)."""
@@ -223,20 +224,20 @@ class Protocol:
 
     # -- scoring --------------------------------------------------------------------------------
 
+    @abstractmethod
     def score_video(self, bench: Benchmark, video_id: str, keys: list[str], reader: PredictionReader,
                     opt: Options) -> VideoOutcome:
         """Scores of the units ``keys`` of one video (all of them, for per-video protocols)."""
-        raise NotImplementedError
 
     # -- summary --------------------------------------------------------------------------------
 
+    @abstractmethod
     def headline(self, per_sample: pd.DataFrame, per_object: pd.DataFrame) -> dict[str, Any]:
         """The protocol's own summary numbers (J, F, J&F and any statistics)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def details(self, per_sample: pd.DataFrame, per_object: pd.DataFrame) -> dict[str, Any]:
         """Notes and the breakdown, after the common numbers."""
-        raise NotImplementedError
 
     def summarise(self, per_sample: pd.DataFrame, per_object: pd.DataFrame, missing_samples: int,
                   missing_frames: int) -> dict[str, Any]:
