@@ -18,6 +18,7 @@ Traps handled here:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -251,9 +252,13 @@ def checks(bench: RefYTVOSBenchmark, report: Report) -> None:
 
 
 def present_splits(root: Path) -> list[str | None]:
-    """The splits whose ``meta_expressions/<split>/meta_expressions.json`` this copy holds."""
+    """The splits whose ``meta_expressions/<split>/meta_expressions.json`` this copy holds.
+
+    Anything at that path counts (a FIFO, a folder, a dangling link), so that the loader names what
+    is wrong with it instead of the split looking absent."""
     bases = (Path(root), Path(root) / "ref-youtube-vos")
-    return [s for s in SPLITS if any((b / "meta_expressions" / s / "meta_expressions.json").is_file() for b in bases)]
+    return [s for s in SPLITS
+            if any(os.path.lexists(b / "meta_expressions" / s / "meta_expressions.json") for b in bases)]
 
 
 SPEC = BenchmarkSpec(

@@ -19,6 +19,7 @@ modes, :meth:`RevosBenchmark.gt_mask` is the boolean union. Ids stay opaque stri
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,7 +234,7 @@ def load(root: str | Path, split: str | None = None, *, sink: Raise = RAISE) -> 
         root = _find_root(root)
         split = check_split(split, SPLITS, "valid", root, "ReVOS")
         meta_path = root / meta_name(split)
-        if not meta_path.is_file():
+        if not os.path.lexists(meta_path):  # something else there is named by the reader below
             raise MissingFileError(meta_path, f"ReVOS {split} expression file not found")
     if g.failed:
         raise Abandoned("ReVOS split not found")
@@ -372,12 +373,13 @@ def checks(bench: RevosBenchmark, report: Report) -> None:
 
 
 def present_splits(root: Path) -> list[str | None]:
-    """The splits whose expression file this copy holds."""
+    """The splits whose expression file this copy holds (anything at its path counts, so that
+    the loader names what is wrong with a FIFO or a folder there)."""
     try:
         base = _find_root(root)
     except InputError:
         return []
-    return [s for s in SPLITS if (base / meta_name(s)).is_file()]
+    return [s for s in SPLITS if os.path.lexists(base / meta_name(s))]
 
 
 SPEC = BenchmarkSpec(

@@ -455,3 +455,22 @@ def test_validate_on_an_empty_folder_is_broken_with_one_structure_error(tmp_path
     report = validate(name, tmp_path)
     assert not report.ok and len(report.errors) == 1
     assert report.verdict().startswith("VERDICT: BROKEN (1 errors")
+
+
+@pytest.mark.parametrize("benchmark", ["refytvos", "revos"])
+def test_a_fifo_where_the_expression_file_belongs_is_named_not_taken_for_a_missing_split(tmp_path, benchmark):
+    """The split is present (something is at its path), so the report names that file and what it
+    is, instead of saying that no split of the benchmark is here."""
+    from reasonvos.benchmarks import registry
+    from reasonvos.benchmarks.revos import meta_name
+
+    if benchmark == "refytvos":
+        meta = tmp_path / "ref-youtube-vos" / "meta_expressions" / "valid" / "meta_expressions.json"
+    else:
+        meta = tmp_path / "ReVOS" / meta_name("valid")
+    meta.parent.mkdir(parents=True)
+    os.mkfifo(meta)
+    assert registry.get(benchmark).present_splits(tmp_path) == ["valid"]
+    report = validate(benchmark, tmp_path)
+    [problem] = report.errors
+    assert problem.kind == "metadata" and "FIFO" in problem.message and str(meta) in problem.path
