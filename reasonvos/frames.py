@@ -7,7 +7,9 @@ eval scripts convert); flow-based baselines read 8-bit grayscale.
 
 from __future__ import annotations
 
+import glob
 import io
+import os
 import warnings
 from pathlib import Path
 
@@ -72,6 +74,34 @@ def read_gray(path: Path) -> np.ndarray:
 def read_video_frames(video: Video) -> list[np.ndarray]:
     """Every frame of a benchmark video, in the metadata's order."""
     return [read_rgb(video.image_path(f)) for f in video.frames]
+
+
+def official_listing(video: Video) -> tuple[str, ...] | None:
+    """The frames the official inference scripts see: ``sorted(glob(<video folder>/*.jpg))``, as names
+    without the extension (``None`` for a video with no frame folder).
+
+    VideoLISA's and LISA's scripts list a folder instead of reading the metadata's ``frames``, so an
+    extra JPEG, a missing one or an order that differs from name order changes which 32 frames they
+    sample. Like ``glob``, this is case-sensitive and skips names starting with a dot.
+    """
+    if video.image_dir is None:
+        return None
+    files = sorted(glob.glob(os.path.join(glob.escape(str(video.image_dir)), "*.jpg")))
+    return tuple(os.path.basename(f)[: -len(".jpg")] for f in files)
+
+
+def listing_difference(video: Video) -> str | None:
+    """One line on how :func:`official_listing` differs from the metadata's frames, naming the first
+    difference; ``None`` when they agree (or the video has no frame folder)."""
+    listed = official_listing(video)
+    if listed is None or listed == tuple(video.frames):
+        return None
+    meta = tuple(video.frames)
+    i = next((k for k, (a, b) in enumerate(zip(meta, listed, strict=False)) if a != b), min(len(meta), len(listed)))
+    at_meta = repr(meta[i]) if i < len(meta) else "nothing"
+    at_folder = repr(listed[i]) if i < len(listed) else "nothing"
+    return (f"the official scripts' sorted(glob('*.jpg')) lists {len(listed)} frames where the metadata lists "
+            f"{len(meta)}; first difference at position {i}: metadata {at_meta}, folder {at_folder}")
 
 
 def frame_folder_video(folder: Path) -> Video:
