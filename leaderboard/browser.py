@@ -1,4 +1,5 @@
-"""The per-sample browser's data and thumbnails: every method's J&F per sample, side by side.
+"""The per-sample browser's data and thumbnails: every method's J&F per sample, side by side
+(docs/leaderboard.md#per-sample-browser).
 
 Rows come from the measured entries' per-sample rows: all methods scored on one benchmark split
 with one protocol form a group, joined on the sample key (a sample a method did not score shows
@@ -11,7 +12,7 @@ drawn in the toolkit's overlay style with per-frame J from :mod:`reasonvos.evalu
 Which samples get images is deterministic and aims at what a reader wants to look at: turn by
 turn, the sample where the methods disagree most (largest max-min J&F), the worst (lowest J&F of
 any method) and the best, each time skipping samples whose video and referred objects are
-already shown (see :mod:`reasonvos.leaderboard.error_analysis` on distinct failures); ties go by
+already shown (distinct failures: docs/leaderboard.md#error-analysis); ties go by
 sample key. Samples without images still appear in the table.
 """
 

@@ -12,7 +12,7 @@ model that ignores the wording predicts the same masks for all of them. Listing 
 "the worst 5" with one failure. So entries are **one per (video, referred objects)**: the worst
 (or best) expression of each group stands for it, and the group's other expressions are listed on
 the entry (``also``) with their J&F and whether their prediction is identical (every predicted
-frame decodes to the same mask). The best list never repeats a group of the worst list.
+frame decodes to the same mask). The best list never repeats a group of the worst list (docs/leaderboard.md#error-analysis).
 """
 
 from __future__ import annotations

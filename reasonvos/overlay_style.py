@@ -18,7 +18,7 @@ image:
   and all methods shown with it, so strips of two methods compare like for like.
 - a **legend** band under the image names both encodings with the colour actually used.
 
-Everything is numpy/OpenCV, deterministic (no random k-means: dominant colours are the most
+docs/leaderboard.md#overlay-style says the same for users. Everything is numpy/OpenCV, deterministic (no random k-means: dominant colours are the most
 populated cells of a coarse RGB histogram) and free of torch.
 """
 
