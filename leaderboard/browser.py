@@ -32,7 +32,7 @@ from reasonvos.fileio import write_bytes_atomic
 
 from . import BROWSE_FRAMES as DEFAULT_FRAMES
 from . import BROWSE_SAMPLES as DEFAULT_SAMPLES
-from .error_analysis import _number, _slug, draw_pair, png_bytes, read_frames, sample_frames, sample_style
+from .sample_images import draw_pair, number, png_bytes, read_frames, sample_frames, sample_style, slug
 from .store import Entry
 
 THUMB_HEIGHT = 120  # thumbnails of larger frames are scaled down to this height
@@ -91,8 +91,8 @@ def browser_groups(entries: Sequence[Entry]) -> list[BrowserGroup]:
                     row = rows[key] = {"key": key, "video": _str(r.get("video")), "text": _str(text),
                                        "kind": _str(r.get("kind")), "source": _str(r.get("source")),
                                        "jf": [None] * len(members)}
-                row["jf"][m] = _number(r.get("J&F"))
-        gid = _slug(f"{bench}-{split or 'all'}-{protocol or ''}").lower()
+                row["jf"][m] = number(r.get("J&F"))
+        gid = slug(f"{bench}-{split or 'all'}-{protocol or ''}").lower()
         while gid in used:
             gid += "-x"
         used.add(gid)
@@ -165,7 +165,7 @@ def make_thumbnails(group: BrowserGroup, predictions: Sequence[Predictions], out
             continue
         per_method = read_frames(bench, sample, names, [p.folder for p in preds])
         style = sample_style([p for pairs in per_method for p in pairs])
-        sub = f"{n:03d}_{_slug(key)}"
+        sub = f"{n:03d}_{slug(key)}"
         shown: dict[str, Any] = {}
         for m, (p, pairs) in enumerate(zip(preds, per_method, strict=True)):
             tiles, scores = [], []

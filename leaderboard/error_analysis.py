@@ -18,9 +18,7 @@ frame decodes to the same mask). The best list never repeats a group of the wors
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,15 +28,14 @@ import numpy as np
 from PIL import Image
 
 from reasonvos.benchmarks.model import Benchmark
-from reasonvos.errors import MaskError, MetadataError, MissingFileError
+from reasonvos.errors import MetadataError, MissingFileError
 from reasonvos.fileio import write_bytes_atomic, write_text_atomic
 from reasonvos.masks import read_binary_png
-from reasonvos.overlay_style import LEGEND_HEIGHT, Style, choose_style, draw, legend_band
+from reasonvos.overlay_style import LEGEND_HEIGHT, Style, legend_band
 
+from .sample_images import draw_pair, number, png_bytes, read_frames, sample_frames, sample_style, slug
 from .store import Entry, read_results, results_from_dict
 
-FRAME_HEIGHT = 160  # larger frames are scaled down to this height
-MIN_HEIGHT = 96  # smaller frames are enlarged by a whole factor (nearest) to be legible
 GAP = 4
 
 
@@ -61,116 +58,12 @@ class AnalysisItem:
     also: list[dict] = field(default_factory=list)  # other expressions of the same video + objects
 
 
-def _number(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and v == v else None
-
-
 def _as_entry(results: Entry | dict | str | Path) -> Entry:
     if isinstance(results, Entry):
         return results
     if isinstance(results, dict):
         return results_from_dict(results, Path("<results>"))
     return read_results(results)
-
-
-def sample_frames(frames: Sequence[str], k: int) -> list[str]:
-    """Up to ``k`` frames spread evenly from the first to the last."""
-    if not frames:
-        return []
-    idx = np.unique(np.linspace(0, len(frames) - 1, min(k, len(frames))).round().astype(int))
-    return [frames[i] for i in idx]
-
-
-def _read_image(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise MissingFileError(path, "video frame not found (error analysis needs the frames)")
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
-    except (OSError, SyntaxError, ValueError) as e:
-        raise MaskError(path, f"image does not decode ({e})") from e
-
-
-@dataclass
-class FramePair:
-    """One frame of a sample with its ground truth and a method's prediction (None: missing)."""
-
-    frame: str
-    image: np.ndarray
-    gt: np.ndarray
-    pred: np.ndarray | None
-
-
-def read_prediction(benchmark: Benchmark, sample: Any, frame: str, pred_dir: Path,
-                    gt_shape: tuple[int, ...]) -> np.ndarray | None:
-    """A method's predicted mask of one frame, None when its PNG is missing; refuses a size
-    that differs from the ground truth's."""
-    pred_path = pred_dir / benchmark.prediction_path(sample, frame)
-    if not pred_path.is_file():
-        return None
-    pred = read_binary_png(pred_path)
-    if pred.shape != gt_shape:
-        raise MaskError(pred_path, f"prediction is {pred.shape[0]}x{pred.shape[1]}, "
-                                   f"ground truth is {gt_shape[0]}x{gt_shape[1]}")
-    return pred
-
-
-def read_frames(benchmark: Benchmark, sample: Any, frames: Sequence[str], pred_dirs: Sequence[Path]
-                ) -> list[list[FramePair]]:
-    """For each prediction folder, the (frame, ground truth, prediction) of ``frames``; every
-    frame image and GT mask is read once, whatever the number of folders."""
-    video = benchmark.videos[sample.video_id]
-    out: list[list[FramePair]] = [[] for _ in pred_dirs]
-    for frame in frames:
-        image = _read_image(video.image_path(frame))
-        gt = benchmark.gt_mask(sample, frame)
-        if image.shape[:2] != gt.shape:
-            raise MaskError(video.image_path(frame), f"frame is {image.shape[0]}x{image.shape[1]}, "
-                                                     f"ground truth is {gt.shape[0]}x{gt.shape[1]}")
-        for i, pred_dir in enumerate(pred_dirs):
-            out[i].append(FramePair(frame, image, gt, read_prediction(benchmark, sample, frame, pred_dir, gt.shape)))
-    return out
-
-
-def sample_style(pairs: Sequence[FramePair]) -> Style:
-    """The overlay style for a sample: its fill colour chosen from these frames and masks."""
-    return choose_style([p.image for p in pairs],
-                        [p.gt if p.pred is None else (p.gt | p.pred) for p in pairs])
-
-
-def tile_size(shape: tuple[int, ...], height: int = FRAME_HEIGHT) -> tuple[int, int]:
-    """(H, W) a frame is shown at: larger ones down to ``height``, small ones up by a whole
-    factor so that they stay legible and their pixels stay square."""
-    h, w = shape[:2]
-    if h > height:
-        return height, max(1, round(w * height / h))
-    if h < MIN_HEIGHT:
-        k = -(-MIN_HEIGHT // h)
-        return h * k, w * k
-    return h, w
-
-
-def draw_pair(pair: FramePair, style: Style, height: int = FRAME_HEIGHT) -> np.ndarray:
-    """One frame in the overlay style, drawn after scaling to its display size (lines drawn
-    before a downscale would blur away): the image bilinear, the masks nearest-neighbour."""
-    h, w = tile_size(pair.gt.shape, height)
-
-    def fit(a: np.ndarray, smooth: bool) -> np.ndarray:
-        if a.shape[:2] == (h, w):
-            return a
-        img = Image.fromarray(a if a.dtype == np.uint8 else a.astype(np.uint8) * 255)
-        kind = Image.Resampling.BILINEAR if smooth and h < a.shape[0] else Image.Resampling.NEAREST
-        out = np.asarray(img.resize((w, h), kind))
-        return out if a.dtype == np.uint8 else out > 127
-
-    pred = None if pair.pred is None else fit(pair.pred, False)
-    return draw(fit(pair.image, True), pred, fit(pair.gt, False), style, width=1)
-
-
-def png_bytes(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def _strip(tiles: list[np.ndarray], style: Style) -> bytes:
@@ -183,10 +76,6 @@ def _strip(tiles: list[np.ndarray], style: Style) -> bytes:
         x += t.shape[1] + GAP
     canvas.paste(Image.fromarray(legend_band(width, style)), (0, height + GAP))
     return png_bytes(canvas)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "sample"
 
 
 def distinct(rows: Sequence[dict], key: Any) -> list[tuple[dict, list[dict]]]:
@@ -204,11 +93,11 @@ def distinct(rows: Sequence[dict], key: Any) -> list[tuple[dict, list[dict]]]:
 
 def _choose(rows: list[dict], n: int, key: Any) -> list[tuple[str, int, dict, list[dict]]]:
     """The n worst and the n best distinct groups (the best drawn from groups not among the worst)."""
-    scored = [r for r in rows if _number(r.get("J&F")) is not None]
-    worst = distinct(sorted(scored, key=lambda r: (_number(r["J&F"]), str(r["key"]))), key)[:n]
+    scored = [r for r in rows if number(r.get("J&F")) is not None]
+    worst = distinct(sorted(scored, key=lambda r: (number(r["J&F"]), str(r["key"]))), key)[:n]
     taken = {key(r) for r, _ in worst}
     rest = [r for r in scored if key(r) not in taken]
-    best = distinct(sorted(rest, key=lambda r: (-_number(r["J&F"]), str(r["key"]))), key)[:n]
+    best = distinct(sorted(rest, key=lambda r: (-number(r["J&F"]), str(r["key"]))), key)[:n]
     return ([("worst", i + 1, r, o) for i, (r, o) in enumerate(worst)]
             + [("best", i + 1, r, o) for i, (r, o) in enumerate(best)])
 
@@ -271,7 +160,7 @@ def error_analysis(
         pairs = read_frames(benchmark, sample, frames, [pred_dir])[0]
         style = sample_style(pairs)
         tiles = [draw_pair(p, style) for p in pairs]
-        name = f"{rank}_{pos:02d}_{_slug(key)}.png"
+        name = f"{rank}_{pos:02d}_{slug(key)}.png"
         write_bytes_atomic(out_dir / name, _strip(tiles, style))
         also = []
         if others:
@@ -279,12 +168,12 @@ def error_analysis(
             for o in others:
                 other = sample_of(str(o["key"]))
                 also.append({"key": str(o["key"]), "text": str(o.get("text") or other.text),
-                             "JF": _number(o.get("J&F")),
+                             "JF": number(o.get("J&F")),
                              "same_prediction": prediction_digest(benchmark, other, pred_dir) == mine})
         items.append(AnalysisItem(
             rank=rank, position=pos, key=key, video=sample.video_id,
-            text=str(row.get("text") or sample.text), J=_number(row.get("J")), F=_number(row.get("F")),
-            JF=_number(row.get("J&F")), frames=frames, image=name,
+            text=str(row.get("text") or sample.text), J=number(row.get("J")), F=number(row.get("F")),
+            JF=number(row.get("J&F")), frames=frames, image=name,
             missing_frames=[p.frame for p in pairs if p.pred is None], fill=style.fill_hex, also=also,
         ))
     listing = {"method": entry.method, "benchmark": entry.benchmark, "split": entry.split,
