@@ -227,6 +227,8 @@ def render_page(
     plot_links = plot_links or {}
     measured = [x for x in entries if x.origin == "measured"]
     nav = " · ".join(f'<a href="#{e(t.slug)}">{e(t.title)}</a>' for t in tables)
+    if browser:
+        nav += ' · <a href="#browser">Per-sample browser</a>'
     body = [f"<h1>{e(title)}</h1>",
             f'<p class="legend">{e(LEGEND)} Click a column header to sort.</p>',
             f"<nav>{nav}</nav>"]
