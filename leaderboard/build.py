@@ -6,6 +6,7 @@ Layout of ``out_dir``::
     tables/<benchmark-split>.md|tex|csv, tables/leaderboard.md|csv (all tables)
     plots/<name>.png|svg
     analysis/<benchmark>-<method>/<rank>_<nn>_<key>.png, analysis.json
+    browser/<benchmark-split-protocol>/<nnn>_<key>/m<method>_<frame>.png   per-sample browser thumbnails
     .reasonvos-output.json          marker: the files this command wrote
 
 ``out_dir`` is an owned folder (:mod:`reasonvos.outputs`): new, empty, or written by an earlier
@@ -27,6 +28,14 @@ from reasonvos.errors import InputError
 from reasonvos.fileio import write_bytes_atomic, write_text_atomic
 from reasonvos.outputs import OutputFolder, check_outputs, owned_folder
 
+from .browser import (
+    DEFAULT_FRAMES,
+    DEFAULT_SAMPLES,
+    BrowserGroup,
+    Predictions,
+    browser_groups,
+    make_thumbnails,
+)
 from .error_analysis import error_analysis
 from .page import AnalysisSection, render_page
 from .plots import all_plots
@@ -81,11 +90,23 @@ def _pick_entry(spec: AnalysisSpec, name: str, entries: Sequence[Entry]) -> Entr
                                       "(--analysis BENCHMARK:ROOT:PRED:METHOD)")
 
 
-def _run_analyses(specs: Sequence[AnalysisSpec], entries: Sequence[Entry], folder: Path) -> list[AnalysisSection]:
+@dataclass
+class BrowseOptions:
+    """How many samples per benchmark get thumbnails in the per-sample browser, and how many frames."""
+
+    samples: int = DEFAULT_SAMPLES
+    frames: int = DEFAULT_FRAMES
+
+
+def _run_analyses(specs: Sequence[AnalysisSpec], entries: Sequence[Entry], folder: Path,
+                  predictions: list[Predictions] | None = None) -> list[AnalysisSection]:
+    """Error analysis of every spec; each one's loaded benchmark and folder go to ``predictions``
+    (for the browser's thumbnails), one benchmark object per benchmark root and split."""
     from reasonvos.benchmarks.registry import load_benchmark
 
     sections = []
     used: set[str] = set()
+    loaded: dict[tuple, Benchmark] = {}
     for spec in specs:
         name = spec.benchmark.name if isinstance(spec.benchmark, Benchmark) else spec.benchmark
         entry = _pick_entry(spec, name, entries)
@@ -94,7 +115,9 @@ def _run_analyses(specs: Sequence[AnalysisSpec], entries: Sequence[Entry], folde
         else:
             if spec.root is None:
                 raise InputError(None, f"analysis of {name!r} needs the benchmark root")
-            bench = load_benchmark(name, spec.root, split=entry.split_raw)
+            where = (name, str(Path(spec.root).resolve()), entry.split_raw)
+            bench = loaded.get(where) or load_benchmark(name, spec.root, split=entry.split_raw)
+            loaded[where] = bench
         sub = slug(f"{name}-{entry.split or ''}-{entry.method}")
         while sub in used:
             sub += "-x"
@@ -102,7 +125,18 @@ def _run_analyses(specs: Sequence[AnalysisSpec], entries: Sequence[Entry], folde
         items = error_analysis(bench, spec.pred, entry, folder / sub, n=spec.n)
         images = {i.image: (folder / sub / i.image).read_bytes() for i in items}
         sections.append(AnalysisSection(entry.method, name, entry.split, f"analysis/{sub}", items, images))
+        if predictions is not None:
+            predictions.append(Predictions(entry, bench, Path(spec.pred)))
     return sections
+
+
+def _run_browser(entries: Sequence[Entry], predictions: Sequence[Predictions], folder: Path,
+                 options: BrowseOptions) -> list[BrowserGroup]:
+    """The browser's groups, with thumbnails under ``folder`` (the page's ``browser/``)."""
+    groups = browser_groups(entries)
+    for g in groups:
+        make_thumbnails(g, predictions, folder / g.id, f"{folder.name}/{g.id}", options.samples, options.frames)
+    return groups
 
 
 def build_leaderboard(
@@ -112,8 +146,11 @@ def build_leaderboard(
     analyses: Sequence[AnalysisSpec] = (),
     title: str = DEFAULT_TITLE,
     reported_path: str | Path | None = None,
+    browse: BrowseOptions | None = None,
 ) -> BuildResult:
-    """Read results files (or folders of them) and write the leaderboard into ``out_dir``."""
+    """Read results files (or folders of them) and write the leaderboard into ``out_dir``.
+
+    ``browse`` bounds the per-sample browser's thumbnails (made from the ``analyses`` folders)."""
     out_dir = Path(out_dir)
     inputs = [results_paths] if isinstance(results_paths, str | Path) else list(results_paths)
     read = [*inputs, reported_path, *(x for a in analyses if not isinstance(a.benchmark, Benchmark)
@@ -121,14 +158,15 @@ def build_leaderboard(
             *(a.pred for a in analyses if isinstance(a.benchmark, Benchmark))]
     check_outputs([OutputFolder(out_dir, "the leaderboard folder", COMMAND)], inputs=read)
     with owned_folder(out_dir, COMMAND, "the leaderboard folder") as stage:
-        built = _build(inputs, stage, include_reported, analyses, title, reported_path)
+        built = _build(inputs, stage, include_reported, analyses, title, reported_path, browse or BrowseOptions())
     entries, tables, ignored, names = built
     files = [out_dir / name for name in names]
     return BuildResult(out_dir, out_dir / "index.html", entries, tables, files, ignored)
 
 
 def _build(inputs: list, stage: Path, include_reported: bool, analyses: Sequence[AnalysisSpec], title: str,
-           reported_path: str | Path | None) -> tuple[list[Entry], list[Table], list[tuple[Path, str]], list[str]]:
+           reported_path: str | Path | None, browse: BrowseOptions,
+           ) -> tuple[list[Entry], list[Table], list[tuple[Path, str]], list[str]]:
     """Write every file of the leaderboard into ``stage``; return what the result reports."""
     from reasonvos import __version__
 
@@ -156,11 +194,14 @@ def _build(inputs: list, stage: Path, include_reported: bool, analyses: Sequence
         write_bytes_atomic(stage / "plots" / f"{p.name}.png", p.png or b"")
         write_bytes_atomic(stage / "plots" / f"{p.name}.svg", p.svg or b"")
         links[p.name] = {"PNG": f"plots/{p.name}.png", "SVG": f"plots/{p.name}.svg"}
+    predictions: list[Predictions] = []
     if analyses:
         (stage / "analysis").mkdir()
-        sections = _run_analyses(analyses, store.entries, stage / "analysis")
+        sections = _run_analyses(analyses, store.entries, stage / "analysis", predictions)
+    groups = _run_browser(store.entries, predictions, stage / "browser", browse)
     html = render_page(title, tables, plots, entries, store.ignored, sections, links,
-                       generated_by=f"Generated by reasonvos {__version__}.")
+                       generated_by=f"Generated by reasonvos {__version__}.", browser=groups,
+                       browse_samples=browse.samples)
     write_text_atomic(stage / "index.html", html)
     names = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
     return entries, tables, store.ignored, names

@@ -1,16 +1,24 @@
 """Error analysis: a method's worst and best samples, with ground truth against prediction.
 
-For each chosen sample a strip of a few frames sampled across the video is drawn with the ground
-truth in green, the prediction in red and their overlap in yellow, so that a reader sees at a
-glance whether a failure is a wrong object, a drift over time or a boundary problem. Missing
-prediction PNGs are drawn as empty masks and listed on the entry, never hidden.
+For each chosen sample a strip of a few frames sampled across the video is drawn in the toolkit's
+overlay style (:mod:`reasonvos.overlay_style`: ground truth as a dark-and-light contour, the
+prediction as a translucent fill in a colour picked to stand out from the frames, and a legend
+band), so that a reader sees at a glance whether a failure is a wrong object, a drift over time
+or a boundary problem. Missing prediction PNGs are drawn as empty masks and listed on the entry,
+never hidden.
+
+Distinct failures: several expressions often refer to the same object(s) of one video, and a
+model that ignores the wording predicts the same masks for all of them. Listing each would fill
+"the worst 5" with one failure. So entries are **one per (video, referred objects)**: the worst
+(or best) expression of each group stands for it, and the group's other expressions are listed on
+the entry (``also``) with their J&F and whether their prediction is identical (every predicted
+frame decodes to the same mask). The best list never repeats a group of the worst list (docs/leaderboard.md#error-analysis).
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,19 +28,14 @@ import numpy as np
 from PIL import Image
 
 from reasonvos.benchmarks.model import Benchmark
-from reasonvos.errors import MaskError, MetadataError, MissingFileError
+from reasonvos.errors import MetadataError, MissingFileError
 from reasonvos.fileio import write_bytes_atomic, write_text_atomic
-from reasonvos.inference.overlay import tint
 from reasonvos.masks import read_binary_png
+from reasonvos.overlay_style import LEGEND_HEIGHT, Style, legend_band
 
+from .sample_images import draw_pair, number, png_bytes, read_frames, sample_frames, sample_style, slug
 from .store import Entry, read_results, results_from_dict
 
-GT_COLOR = np.array([0, 200, 0], np.float32)
-PRED_COLOR = np.array([230, 0, 0], np.float32)
-BOTH_COLOR = np.array([255, 230, 0], np.float32)
-ALPHA = 0.55
-FRAME_HEIGHT = 160  # larger frames are scaled down to this height
-MIN_HEIGHT = 96  # smaller frames are enlarged by a whole factor (nearest) to be legible
 GAP = 4
 
 
@@ -51,10 +54,8 @@ class AnalysisItem:
     frames: list[str]
     image: str  # strip PNG, relative to the analysis folder
     missing_frames: list[str] = field(default_factory=list)
-
-
-def _number(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and v == v else None
+    fill: str = ""  # the prediction colour of the strip (#rrggbb), for the page's legend
+    also: list[dict] = field(default_factory=list)  # other expressions of the same video + objects
 
 
 def _as_entry(results: Entry | dict | str | Path) -> Entry:
@@ -65,63 +66,53 @@ def _as_entry(results: Entry | dict | str | Path) -> Entry:
     return read_results(results)
 
 
-def sample_frames(frames: Sequence[str], k: int) -> list[str]:
-    """Up to ``k`` frames spread evenly from the first to the last."""
-    if not frames:
-        return []
-    idx = np.unique(np.linspace(0, len(frames) - 1, min(k, len(frames))).round().astype(int))
-    return [frames[i] for i in idx]
-
-
-def overlay(image: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Blend GT-only (green), prediction-only (red) and overlap (yellow) onto an RGB frame."""
-    return tint(image, [(gt & ~pred, GT_COLOR), (pred & ~gt, PRED_COLOR), (gt & pred, BOTH_COLOR)], ALPHA)
-
-
-def _read_image(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise MissingFileError(path, "video frame not found (error analysis needs the frames)")
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
-    except (OSError, SyntaxError, ValueError) as e:
-        raise MaskError(path, f"image does not decode ({e})") from e
-
-
-def _strip(tiles: list[np.ndarray]) -> bytes:
-    scaled = []
-    for t in tiles:
-        img = Image.fromarray(t)
-        if img.height > FRAME_HEIGHT:
-            img = img.resize((max(1, round(img.width * FRAME_HEIGHT / img.height)), FRAME_HEIGHT),
-                             Image.Resampling.BILINEAR)
-        elif img.height < MIN_HEIGHT:
-            k = -(-MIN_HEIGHT // img.height)
-            img = img.resize((img.width * k, img.height * k), Image.Resampling.NEAREST)
-        scaled.append(img)
-    width = sum(i.width for i in scaled) + GAP * (len(scaled) - 1)
-    canvas = Image.new("RGB", (width, max(i.height for i in scaled)), (255, 255, 255))
+def _strip(tiles: list[np.ndarray], style: Style) -> bytes:
+    width = sum(t.shape[1] for t in tiles) + GAP * (len(tiles) - 1)
+    height = max(t.shape[0] for t in tiles)
+    canvas = Image.new("RGB", (width, height + GAP + LEGEND_HEIGHT), (255, 255, 255))
     x = 0
-    for img in scaled:
-        canvas.paste(img, (x, 0))
-        x += img.width + GAP
-    buf = io.BytesIO()
-    canvas.save(buf, format="PNG")
-    return buf.getvalue()
+    for t in tiles:
+        canvas.paste(Image.fromarray(t), (x, 0))
+        x += t.shape[1] + GAP
+    canvas.paste(Image.fromarray(legend_band(width, style)), (0, height + GAP))
+    return png_bytes(canvas)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "sample"
+def distinct(rows: Sequence[dict], key: Any) -> list[tuple[dict, list[dict]]]:
+    """``rows`` (already ordered) grouped by ``key(row)``: the first row of each group, in order,
+    with the group's other rows."""
+    groups: dict[Any, tuple[dict, list[dict]]] = {}
+    for r in rows:
+        k = key(r)
+        if k in groups:
+            groups[k][1].append(r)
+        else:
+            groups[k] = (r, [])
+    return list(groups.values())
 
 
-def _choose(rows: list[dict], n: int) -> list[tuple[str, int, dict]]:
-    """The n worst and the n best rows (the best drawn from those not already among the worst)."""
-    scored = [r for r in rows if _number(r.get("J&F")) is not None]
-    ordered = sorted(scored, key=lambda r: (_number(r["J&F"]), str(r["key"])))
-    worst = ordered[:n]
-    rest = ordered[len(worst):]
-    best = sorted(rest, key=lambda r: (-_number(r["J&F"]), str(r["key"])))[:n]
-    return [("worst", i + 1, r) for i, r in enumerate(worst)] + [("best", i + 1, r) for i, r in enumerate(best)]
+def _choose(rows: list[dict], n: int, key: Any) -> list[tuple[str, int, dict, list[dict]]]:
+    """The n worst and the n best distinct groups (the best drawn from groups not among the worst)."""
+    scored = [r for r in rows if number(r.get("J&F")) is not None]
+    worst = distinct(sorted(scored, key=lambda r: (number(r["J&F"]), str(r["key"]))), key)[:n]
+    taken = {key(r) for r, _ in worst}
+    rest = [r for r in scored if key(r) not in taken]
+    best = distinct(sorted(rest, key=lambda r: (-number(r["J&F"]), str(r["key"]))), key)[:n]
+    return ([("worst", i + 1, r, o) for i, (r, o) in enumerate(worst)]
+            + [("best", i + 1, r, o) for i, (r, o) in enumerate(best)])
+
+
+def prediction_digest(benchmark: Benchmark, sample: Any, pred_dir: Path) -> str:
+    """A digest of the decoded predicted masks of every scored frame (missing PNG: its own mark)."""
+    h = hashlib.sha256()
+    for frame in benchmark.scored_frames(sample):
+        path = pred_dir / benchmark.prediction_path(sample, frame)
+        if path.is_file():
+            m = read_binary_png(path)
+            h.update(repr(m.shape).encode() + np.packbits(m).tobytes())
+        else:
+            h.update(b"missing")
+    return h.hexdigest()
 
 
 def error_analysis(
@@ -132,7 +123,8 @@ def error_analysis(
     n: int = 5,
     frames_per_strip: int = 4,
 ) -> list[AnalysisItem]:
-    """Draw the worst and best ``n`` samples of ``results`` and write the strips to ``out_dir``.
+    """Draw the worst and best ``n`` distinct samples of ``results`` and write the strips to
+    ``out_dir`` (one entry per video and referred objects: see the module docstring).
 
     ``results`` is a results file (path), its parsed JSON, or a store entry; its per-sample keys
     must be samples of ``benchmark``. Also writes ``analysis.json`` listing the entries.
@@ -146,41 +138,43 @@ def error_analysis(
         raise MissingFileError(pred_dir, "prediction folder not found")
     if not entry.per_sample:
         raise MetadataError(where, "results have no per-sample rows; error analysis needs them")
-    items: list[AnalysisItem] = []
-    for rank, pos, row in _choose(entry.per_sample, n):
-        key = str(row["key"])
+
+    def sample_of(key: str) -> Any:
         try:
-            sample = benchmark.sample(key)
+            return benchmark.sample(key)
         except KeyError:
             raise MetadataError(where, f"per-sample key {key!r} is not a sample of {benchmark.name} "
                                        f"at {benchmark.root}") from None
-        video = benchmark.videos[sample.video_id]
+
+    def group(row: dict) -> tuple[str, tuple[str, ...]]:
+        sample = sample_of(str(row["key"]))
+        return sample.video_id, tuple(sorted(sample.obj_ids))
+
+    items: list[AnalysisItem] = []
+    for rank, pos, row, others in _choose(entry.per_sample, n, group):
+        key = str(row["key"])
+        sample = sample_of(key)
         frames = sample_frames(list(benchmark.scored_frames(sample)), frames_per_strip)
         if not frames:
             raise MetadataError(benchmark.meta_path, f"sample {key!r} has no scored frames")
-        tiles, missing = [], []
-        for frame in frames:
-            image = _read_image(video.image_path(frame))
-            gt = benchmark.gt_mask(sample, frame)
-            pred_path = pred_dir / benchmark.prediction_path(sample, frame)
-            if pred_path.is_file():
-                pred = read_binary_png(pred_path)
-                if pred.shape != gt.shape:
-                    raise MaskError(pred_path, f"prediction is {pred.shape[0]}x{pred.shape[1]}, "
-                                               f"ground truth is {gt.shape[0]}x{gt.shape[1]}")
-            else:
-                missing.append(frame)
-                pred = np.zeros_like(gt)
-            if image.shape[:2] != gt.shape:
-                raise MaskError(video.image_path(frame), f"frame is {image.shape[0]}x{image.shape[1]}, "
-                                                         f"ground truth is {gt.shape[0]}x{gt.shape[1]}")
-            tiles.append(overlay(image, gt, pred))
-        name = f"{rank}_{pos:02d}_{_slug(key)}.png"
-        write_bytes_atomic(out_dir / name, _strip(tiles))
+        pairs = read_frames(benchmark, sample, frames, [pred_dir])[0]
+        style = sample_style(pairs)
+        tiles = [draw_pair(p, style) for p in pairs]
+        name = f"{rank}_{pos:02d}_{slug(key)}.png"
+        write_bytes_atomic(out_dir / name, _strip(tiles, style))
+        also = []
+        if others:
+            mine = prediction_digest(benchmark, sample, pred_dir)
+            for o in others:
+                other = sample_of(str(o["key"]))
+                also.append({"key": str(o["key"]), "text": str(o.get("text") or other.text),
+                             "JF": number(o.get("J&F")),
+                             "same_prediction": prediction_digest(benchmark, other, pred_dir) == mine})
         items.append(AnalysisItem(
             rank=rank, position=pos, key=key, video=sample.video_id,
-            text=str(row.get("text") or sample.text), J=_number(row.get("J")), F=_number(row.get("F")),
-            JF=_number(row.get("J&F")), frames=frames, image=name, missing_frames=missing,
+            text=str(row.get("text") or sample.text), J=number(row.get("J")), F=number(row.get("F")),
+            JF=number(row.get("J&F")), frames=frames, image=name,
+            missing_frames=[p.frame for p in pairs if p.pred is None], fill=style.fill_hex, also=also,
         ))
     listing = {"method": entry.method, "benchmark": entry.benchmark, "split": entry.split,
                "prediction_dir": str(pred_dir), "items": [asdict(i) for i in items]}

@@ -19,6 +19,9 @@ from typing import Any
 
 from reasonvos.textsafe import BIDI_CONTROLS, neutral_bidi
 
+from .browser import DEFAULT_SAMPLES, BrowserGroup
+from .browser_page import CSS as BROWSER_CSS
+from .browser_page import browser_section
 from .error_analysis import AnalysisItem
 from .plots import Plot
 from .store import Entry, dumps_json, entry_to_json
@@ -177,8 +180,10 @@ def _details_html(entry: Entry) -> str:
 
 def _analysis_html(section: AnalysisSection) -> str:
     parts = [f"<h3>{e(section.method)} — {e(section.benchmark)} {e(section.split or '')}</h3>",
-             '<p class="legend">Ground truth in green, prediction in red, overlap in yellow; '
-             "frames sampled across each video.</p>"]
+             '<p class="legend">Ground truth as a black-and-white contour, the prediction as a '
+             "translucent fill (its colour, picked to stand out in each video, is named under each strip); "
+             "frames sampled across each video. One entry per video and referred object(s): other "
+             "expressions of the same target are listed under it.</p>"]
     for item in section.items:
         href = f"{section.folder}/{item.image}"
         data = section.images.get(item.image)
@@ -191,8 +196,19 @@ def _analysis_html(section: AnalysisSection) -> str:
             f"<code>{e(item.key)}</code> J&amp;F {fmt(item.JF) or '–'} · J {fmt(item.J) or '–'} · "
             f"F {fmt(item.F) or '–'}{missing}</div><div>“{e(item.text)}”</div>"
             f'<div class="small">frames {e(", ".join(item.frames))} · <a href="{e(href)}">full strip</a></div>'
-            f'<a href="{e(href)}">{img}</a></div>')
+            f'<a href="{e(href)}">{img}</a>{_also_html(item)}</div>')
     return "".join(parts)
+
+
+def _also_html(item: AnalysisItem) -> str:
+    """The other expressions of an entry's video and objects (folded into it: distinct failures)."""
+    if not item.also:
+        return ""
+    lines = "".join(
+        f"<li>“{e(a.get('text'))}” <code>{e(a.get('key'))}</code> J&amp;F {fmt(a.get('JF')) or '–'}"
+        f"{' · identical prediction' if a.get('same_prediction') else ''}</li>" for a in item.also)
+    return (f'<details class="small"><summary>{len(item.also)} more expression(s) of the same target'
+            f"</summary><ul>{lines}</ul></details>")
 
 
 def render_page(
@@ -204,11 +220,15 @@ def render_page(
     analyses: Sequence[AnalysisSection] = (),
     plot_links: dict[str, dict[str, str]] | None = None,
     generated_by: str = "",
+    browser: Sequence[BrowserGroup] = (),
+    browse_samples: int = DEFAULT_SAMPLES,
 ) -> str:
     """The whole page as a string (write it with an atomic write)."""
     plot_links = plot_links or {}
     measured = [x for x in entries if x.origin == "measured"]
     nav = " · ".join(f'<a href="#{e(t.slug)}">{e(t.title)}</a>' for t in tables)
+    if browser:
+        nav += ' · <a href="#browser">Per-sample browser</a>'
     body = [f"<h1>{e(title)}</h1>",
             f'<p class="legend">{e(LEGEND)} Click a column header to sort.</p>',
             f"<nav>{nav}</nav>"]
@@ -233,13 +253,17 @@ def render_page(
     if analyses:
         body.append('<h2 id="analysis">Error analysis</h2>')
         body += [_analysis_html(a) for a in analyses]
+    browser_html, browser_js = browser_section(browser, browse_samples, script_json)
+    body.append(browser_html)
     data = {"title": title, "entries": [entry_to_json(x) for x in entries]}
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{e(title)}</title><style>{CSS}</style></head><body>"
+        f"<title>{e(title)}</title><style>{CSS}{BROWSER_CSS if browser_js else ''}</style></head><body>"
         + "\n".join(body)
         + (f'<p class="small">{e(generated_by)}</p>' if generated_by else "")
         + f'<script type="application/json" id="leaderboard-data">{script_json(data)}</script>'
-        + f"<script>{JS}</script></body></html>\n"
+        + f"<script>{JS}</script>"
+        + (f"<script>{browser_js}</script>" if browser_js else "")
+        + "</body></html>\n"
     )

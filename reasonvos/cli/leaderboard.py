@@ -29,6 +29,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An int of at least 0 (``--browse-samples``: 0 makes the table without thumbnails)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "leaderboard",
@@ -47,17 +58,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    metavar="BENCHMARK:ROOT:PRED[:METHOD]",
                    help="error analysis (worst/best samples) of the predictions in PRED; repeatable")
     p.add_argument("--analysis-n", type=positive_int, default=5, metavar="N", help="worst and best N samples (default 5)")
+    from reasonvos.leaderboard import BROWSE_FRAMES, BROWSE_SAMPLES
+
+    p.add_argument("--browse-samples", type=non_negative_int, default=BROWSE_SAMPLES, metavar="N",
+                   help="per-sample browser: draw thumbnails for N samples per benchmark (default "
+                   "%(default)s; 0: the table only), chosen where the methods given with --analysis "
+                   "disagree most, do worst and do best")
+    p.add_argument("--browse-frames", type=positive_int, default=BROWSE_FRAMES, metavar="K",
+                   help="per-sample browser: frames per thumbnail row, spread over the video (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from reasonvos.leaderboard.build import DEFAULT_TITLE, AnalysisSpec, build_leaderboard
+    from reasonvos.leaderboard.build import DEFAULT_TITLE, AnalysisSpec, BrowseOptions, build_leaderboard
 
     specs = [AnalysisSpec(bench, root, pred, method, n=args.analysis_n)
              for bench, root, pred, method in args.analysis]
+    browse = BrowseOptions(args.browse_samples, args.browse_frames)
     result = build_leaderboard(args.results, args.out, include_reported=not args.no_reported,
-                               analyses=specs, title=args.title or DEFAULT_TITLE)
+                               analyses=specs, title=args.title or DEFAULT_TITLE, browse=browse)
     for path, why in result.ignored:
         print(f"reasonvos: note: ignored {path}: {why}", file=sys.stderr)
     if not args.quiet:

@@ -16,8 +16,9 @@ from reasonvos.inference.runner import run_inference
 
 #: reference baselines the demo runs, in leaderboard order
 DEMO_MODELS = ("flow-oracle", "static-oracle", "full-frame", "empty")
-#: the model whose worst and best samples the page shows
+#: the models whose worst and best samples the page shows; the per-sample browser draws both
 ANALYSED_MODEL = "flow-oracle"
+COMPARED_MODEL = "static-oracle"
 DEFAULT_OUT = Path("reasonvos-demo")
 LEADERBOARD_TITLE = "reasonvos demo: reference baselines on the embedded sample benchmark (not ReasonVOS data)"
 
@@ -69,10 +70,12 @@ def run_demo(out_dir: str | Path = DEFAULT_OUT, workers: int | None = None, quie
         report.scores[name] = {k: results.summary.get(k) for k in ("J", "F", "J&F")}
     report.stages_run.append("score")
 
-    # worst and best samples of the strongest reference, as frame strips linked from the page
-    analysis = AnalysisSpec(benchmark, None, report.predictions[ANALYSED_MODEL], method=ANALYSED_MODEL, n=4)
+    # worst and best samples of the two oracles as frame strips, and their frames side by side in
+    # the page's per-sample browser
+    analyses = [AnalysisSpec(benchmark, None, report.predictions[m], method=m, n=4)
+                for m in (ANALYSED_MODEL, COMPARED_MODEL)]
     built = build_leaderboard(list(report.results.values()), out_dir / "leaderboard",
-                              include_reported=False, title=LEADERBOARD_TITLE, analyses=[analysis])
+                              include_reported=False, title=LEADERBOARD_TITLE, analyses=analyses)
     report.leaderboard = Path(built.page)
     report.stages_run += ["leaderboard", "error analysis"]
 

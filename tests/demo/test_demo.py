@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from reasonvos.cli import main
-from reasonvos.demo.pipeline import ANALYSED_MODEL, DEMO_MODELS
+from reasonvos.demo.pipeline import ANALYSED_MODEL, COMPARED_MODEL, DEMO_MODELS
 
 
 def test_demo_cli_writes_every_output(tmp_path, capsys, monkeypatch):
@@ -34,6 +34,9 @@ def test_demo_cli_writes_every_output(tmp_path, capsys, monkeypatch):
     assert page.is_file() and str(page) in printed
     html = page.read_text(encoding="utf-8")
     assert "oracle" in html
-    strips = list((out / "leaderboard" / "analysis").rglob("*.png"))
-    assert len(strips) == 8, "4 worst and 4 best samples of the analysed model"
+    for model in (ANALYSED_MODEL, COMPARED_MODEL):
+        [folder] = (out / "leaderboard" / "analysis").glob(f"*-{model}")
+        assert len(list(folder.glob("*.png"))) == 8, "4 worst and 4 best samples of each analysed model"
     assert ANALYSED_MODEL in html and "analysis/" in html
+    thumbnails = {p.name.split("_")[0] for p in (out / "leaderboard" / "browser").rglob("m*_*.png")}
+    assert thumbnails == {"m0", "m1"} and 'id="browser-table"' in html  # both oracles, side by side

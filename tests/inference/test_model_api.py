@@ -109,14 +109,22 @@ def test_segment_video_reads_the_video_before_building_the_model(tmp_path, monke
         segment_video("videolisa", tmp_path / "missing.mp4", "x", tmp_path / "out")
 
 
-def test_the_overlay_tints_the_mask_red_and_outlines_it_in_white():
-    frame = np.full((9, 9, 3), 100, np.uint8)
-    mask = np.zeros((9, 9), bool)
-    mask[2:7, 2:7] = True
+def test_the_overlay_fills_the_mask_in_a_colour_unlike_the_frame_and_adds_a_legend():
+    """On a magenta frame the prediction is not drawn magenta: the fill colour is picked from a
+    palette to stand out from the frame's own colours; a legend band is added under the frame."""
+    from reasonvos.overlay_style import LEGEND_HEIGHT, PALETTE
+
+    frame = np.zeros((40, 40, 3), np.uint8)
+    frame[:] = PALETTE[0]  # the palette's first (preferred) colour
+    mask = np.zeros((40, 40), bool)
+    mask[10:30, 10:30] = True
     out = overlay_frame(frame, mask)
-    assert out[4, 4].tolist() == [178, 70, 70]  # halfway between grey 100 and (255, 40, 40)
-    assert out[2, 2].tolist() == [255, 255, 255]  # the outline
-    assert out[0, 0].tolist() == [100, 100, 100]
+    assert out.shape == (40 + LEGEND_HEIGHT, 40, 3)
+    edge = tuple(out[10, 20])  # the fill's opaque edge shows the chosen colour
+    assert edge in PALETTE and edge != PALETTE[0]
+    inside = out[20, 20].astype(int)
+    assert np.abs(inside - frame[20, 20]).sum() > 60  # tinted visibly
+    assert (out[:40][~mask] == frame[~mask]).all() and (out[0, 0] == frame[0, 0]).all()
 
 
 # -- README ------------------------------------------------------------------------------------------

@@ -302,11 +302,29 @@ def predicted(tmp_path):
     return bench, pred, res
 
 
-def _pixels(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3).astype(int)
+def _tile(strip: Path, frame: np.ndarray, gt: np.ndarray, index: int) -> tuple[np.ndarray, ...]:
+    """Frame ``index`` of a strip, and the frame and GT enlarged as the strip shows them (small
+    frames are enlarged by a whole factor, nearest neighbour; a gap and a legend band lie below)."""
+    from reasonvos.leaderboard.error_analysis import GAP
+
+    from reasonvos.overlay_style import LEGEND_HEIGHT
+
+    img = np.asarray(Image.open(strip).convert("RGB")).astype(int)
+    h, w = frame.shape[:2]
+    k = (img.shape[0] - GAP - LEGEND_HEIGHT) // h
+    x = index * (w * k + GAP)
+    big = frame.repeat(k, 0).repeat(k, 1)
+    return img[: h * k, x : x + w * k], big, gt.repeat(k, 0).repeat(k, 1)
 
 
-def test_error_analysis_draws_worst_and_best_samples_gt_green_prediction_red_overlap_yellow(predicted, tmp_path):
+def _grown(mask: np.ndarray) -> np.ndarray:
+    """The mask grown by one pixel in all eight directions."""
+    import cv2
+
+    return cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def test_error_analysis_draws_ground_truth_as_a_contour_and_the_prediction_as_a_fill(predicted, tmp_path):
     from reasonvos.leaderboard.error_analysis import error_analysis
 
     bench, pred, res = predicted
@@ -316,14 +334,47 @@ def test_error_analysis_draws_worst_and_best_samples_gt_green_prediction_red_ove
     assert worst.key == bench.samples[1].key and pytest.approx(0.1) == worst.JF
     assert best.key == bench.samples[0].key and best.text == bench.samples[0].text
     assert len(best.frames) == min(4, len(bench.scored_frames(bench.samples[0])))
-    perfect = _pixels(tmp_path / "ana" / best.image)
-    assert ((perfect[:, 0] > perfect[:, 2] + 50) & (perfect[:, 1] > perfect[:, 2] + 50)).any()  # yellow overlap
-    assert not (perfect[:, 1] > perfect[:, 0] + 20).any()  # no green (missed) pixels
-    assert not (perfect[:, 0] > perfect[:, 1] + 20).any()  # no red (false positive) pixels
-    empty = _pixels(tmp_path / "ana" / worst.image)
-    assert (empty[:, 1] > empty[:, 0] + 50).any() and not (empty[:, 0] > empty[:, 1] + 20).any()
+
+    def tiles(item):
+        sample = bench.sample(item.key)
+        for i, name in enumerate(item.frames):
+            path = bench.videos[sample.video_id].image_path(name)
+            frame = np.asarray(Image.open(path).convert("RGB")).astype(int)
+            yield _tile(tmp_path / "ana" / item.image, frame, bench.gt_mask(sample, name), i)
+
+    for tile, frame, gt in tiles(worst):  # empty prediction: only the GT's contour is drawn
+        changed = np.abs(tile - frame).sum(axis=2) > 0
+        edge = _grown(gt & _grown(~gt))  # within one pixel of the GT's boundary pixels
+        assert changed.any() and not (changed & ~edge).any()
+        assert {tuple(p) for p in tile[changed]} <= {(0, 0, 0), (255, 255, 255)}  # a dark and a light stroke
+
+    fill = np.array([int(best.fill[i:i + 2], 16) for i in (1, 3, 5)])
+    tinted = 0
+    for tile, frame, gt in tiles(best):  # perfect prediction: inside the contour, tinted towards the fill
+        inside = gt & ~_grown(gt & _grown(~gt))
+        tinted += inside.sum()
+        assert (np.abs(tile[inside] - fill).sum(axis=1) < np.abs(frame[inside] - fill).sum(axis=1)).all()
+        assert (tile[~_grown(gt)] == frame[~_grown(gt)]).all()  # nothing drawn away from the object
+    assert tinted > 0
     listing = json.loads((tmp_path / "ana" / "analysis.json").read_text())
     assert [i["key"] for i in listing["items"]] == [i.key for i in items]
+
+
+def test_error_analysis_shows_one_entry_per_video_and_objects(predicted, tmp_path):
+    """Two expressions of one object with the same (empty) prediction are one failure, not two."""
+    from reasonvos.leaderboard.error_analysis import error_analysis
+
+    bench, pred, res = predicted
+    items = error_analysis(bench, pred, res, tmp_path / "ana", n=5)
+    groups = [(i.video, tuple(sorted(bench.sample(i.key).obj_ids))) for i in items]
+    assert len(groups) == len(set(groups))  # no group twice, not even across worst and best
+    same = [(bench.sample(k).video_id, bench.sample(k).obj_ids) for k in (bench.samples[1].key, bench.samples[2].key)]
+    assert same[0] == same[1]  # the fixture's two expressions of one object
+    first = items[0]
+    assert first.key == bench.samples[1].key
+    assert first.also == [{"key": bench.samples[2].key, "text": bench.samples[2].text, "JF": pytest.approx(0.2),
+                           "same_prediction": True}]
+    assert len(items) == len({(s.video_id, s.obj_ids) for s in bench.samples})  # every distinct target once
 
 
 def test_error_analysis_lists_missing_prediction_frames(predicted, tmp_path):
