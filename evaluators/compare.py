@@ -83,6 +83,36 @@ def _group_sums(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(groups, weights=values, minlength=n)
 
 
+def video_groups(table: pd.DataFrame) -> np.ndarray:
+    """The resampling unit of every row: its video's index in sorted video order."""
+    return pd.factorize(table["video"].astype(str), sort=True)[0].astype(np.int64)
+
+
+def bootstrap_ci(table: pd.DataFrame, metrics=METRICS, *, resamples: int = 10_000, seed: int = 0,
+                 ) -> dict[str, tuple[float, float, float]]:
+    """Per metric: (statistic, 2.5th, 97.5th percentile) of its video-resampled bootstrap.
+
+    The statistic is the one of :func:`sample_values` (a mean; total I over total U for cIoU),
+    recomputed over the samples of the drawn videos, with the draws of :func:`bootstrap_counts`
+    (the same seed draws the same videos as :func:`compare_tables` does). A metric with a
+    missing (NaN) per-sample value, or a table with no rows, is left out."""
+    if table.empty:
+        return {}
+    groups = video_groups(table)
+    n = int(groups.max()) + 1
+    counts = bootstrap_counts(groups, resamples, seed)
+    out = {}
+    for metric in metrics:
+        num, den = sample_values(table, metric)
+        if not (np.isfinite(num).all() and np.isfinite(den).all()):
+            continue
+        sn, sd = _group_sums(groups, num, n), _group_sums(groups, den, n)
+        boot = _ratio(counts @ sn, counts @ sd)
+        low, high = np.percentile(boot, [2.5, 97.5])
+        out[metric] = (float(_ratio(sn.sum(), sd.sum())), float(low), float(high))
+    return out
+
+
 @dataclass
 class MetricComparison:
     diff: float
@@ -101,7 +131,7 @@ def compare_tables(pa: pd.DataFrame, pb: pd.DataFrame, *, resamples: int = 10_00
                    metrics=METRICS) -> dict[str, MetricComparison]:
     """Per metric: A minus B, its 95% percentile bootstrap CI over videos, the sign-flip p-value and
     win/tie/loss counts over samples (a tie is an equal per-sample value)."""
-    groups = pd.factorize(pa["video"].astype(str), sort=True)[0].astype(np.int64)
+    groups = video_groups(pa)
     n = int(groups.max()) + 1 if groups.size else 0
     counts = bootstrap_counts(groups, resamples, seed)
     flips = sign_flips(n, resamples, seed)
