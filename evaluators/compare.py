@@ -63,9 +63,9 @@ def bootstrap_counts(groups: np.ndarray, resamples: int, seed: int) -> np.ndarra
     replacement from ``np.random.default_rng(seed).integers(0, n_groups, (resamples, n_groups))``."""
     n = int(groups.max()) + 1 if groups.size else 0
     draws = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-    counts = np.zeros((resamples, n), dtype=np.float64)
-    np.add.at(counts, (np.repeat(np.arange(resamples), n), draws.ravel()), 1.0)
-    return counts
+    # one bincount over (row, group) cells: the same integer counts as np.add.at, several times faster
+    cells = (np.arange(resamples, dtype=np.int64)[:, None] * n + draws).ravel()
+    return np.bincount(cells, minlength=resamples * n).reshape(resamples, n).astype(np.float64)
 
 
 def sign_flips(n_groups: int, resamples: int, seed: int) -> np.ndarray:
