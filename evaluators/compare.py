@@ -113,6 +113,40 @@ def bootstrap_ci(table: pd.DataFrame, metrics=METRICS, *, resamples: int = 10_00
     return out
 
 
+def bootstrap_domains(table: pd.DataFrame, metric: str, domains: list[np.ndarray], *, resamples: int = 10_000,
+                      seed: int = 0) -> list[tuple[float, float, float] | None]:
+    """Per domain (a boolean mask over the rows, e.g. a bin of instruction lengths): the statistic
+    over its rows and the 2.5th and 97.5th percentile of ONE video bootstrap of the whole table,
+    in which each resample's domain statistic is over the drawn samples that fall in the domain
+    (so the domain's size varies, as it would in a new draw of videos). Resamples that draw none of
+    a domain's samples are left out of its percentiles; None for an empty domain or NaN values."""
+    if table.empty:
+        return [None for _ in domains]
+    groups = video_groups(table)
+    n = int(groups.max()) + 1
+    counts = bootstrap_counts(groups, resamples, seed)
+    num, den = sample_values(table, metric)
+    kept = [np.asarray(m, bool) for m in domains]
+    kept = [m if m.any() and np.isfinite(num[m]).all() and np.isfinite(den[m]).all() else None for m in kept]
+    # per domain, its group sums of numerator, denominator and sample count: one matrix product
+    sums = [_group_sums(groups, np.where(m, x, 0.0), n) for m in kept if m is not None
+            for x in (num, den, m.astype(np.float64))]
+    boot = counts @ np.stack(sums, axis=1) if sums else np.zeros((resamples, 0))
+    out: list[tuple[float, float, float] | None] = []
+    col = 0
+    for m in kept:
+        if m is None:
+            out.append(None)
+            continue
+        bn, bd, bk = boot[:, col], boot[:, col + 1], boot[:, col + 2]
+        sn, sd = sums[col], sums[col + 1]
+        col += 3
+        values = _ratio(bn[bk > 0], bd[bk > 0])
+        low, high = np.percentile(values, [2.5, 97.5])
+        out.append((float(_ratio(sn.sum(), sd.sum())), float(low), float(high)))
+    return out
+
+
 @dataclass
 class MetricComparison:
     diff: float

@@ -9,8 +9,9 @@ leaderboard and for every method, and adding a method never moves another's poin
   scored frames): "empty" (exactly 0), then (0, 0.5%), [0.5%, 2%), [2%, 8%), [8%, 32%), [32%, 100%];
 - video length: the sample's scored frames (``frames``): 1-16, 17-32, 33-64, 65-128, 129+.
 
-The J&F of a bin is the mean per-sample J&F of its samples, with a 95% CI from the same
-video-resampled bootstrap as the table rows (the videos that have samples in the bin are drawn).
+The J&F of a bin is the mean per-sample J&F of its samples, with a 95% CI from the row's own
+video bootstrap (the same draws as its table CI): in each resample the bin's mean is over the drawn
+samples that fall in the bin (:func:`reasonvos.evaluators.compare.bootstrap_domains`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from reasonvos.evaluators.compare import bootstrap_ci
+from reasonvos.evaluators.compare import bootstrap_domains
 
 from .uncertainty import Interval, Settings
 
@@ -108,15 +109,11 @@ def binned_jf(frame: pd.DataFrame, binning: Binning, settings: Settings | None) 
     if binning.column not in frame or "J&F" not in frame:
         return []
     labels = frame[binning.column].map(binning.bin)
-    points = []
-    for label in binning.labels:
-        rows = frame[(labels == label).to_numpy()].reset_index(drop=True)
-        values = pd.to_numeric(rows["J&F"], errors="coerce") if len(rows) else rows.get("J&F")
-        if not len(rows) or values.isna().any():
-            continue
-        ci = None
-        if settings is not None:
-            got = bootstrap_ci(rows, ("J&F",), resamples=settings.resamples, seed=settings.seed).get("J&F")
-            ci = Interval(*got) if got is not None else None
-        points.append(BinPoint(label, len(rows), float(values.mean()), ci))
-    return points
+    values = pd.to_numeric(frame["J&F"], errors="coerce")
+    masks = {b: (labels == b).to_numpy() for b in binning.labels}
+    masks = {b: m for b, m in masks.items() if m.any() and not values[m].isna().any()}
+    cis: list = [None] * len(masks)
+    if settings is not None and masks:
+        cis = bootstrap_domains(frame, "J&F", list(masks.values()), resamples=settings.resamples, seed=settings.seed)
+    return [BinPoint(b, int(m.sum()), float(values[m].mean()), Interval(*ci) if ci is not None else None)
+            for (b, m), ci in zip(masks.items(), cis, strict=True)]

@@ -48,6 +48,10 @@ class Settings:
     resamples: int = DEFAULT_RESAMPLES
     seed: int = DEFAULT_SEED
 
+    def __post_init__(self) -> None:
+        if self.resamples < 1:
+            raise ValueError(f"resamples must be at least 1, not {self.resamples}")
+
 
 DEFAULT_SETTINGS = Settings()
 
@@ -171,8 +175,10 @@ def table_uncertainty(table: Table, settings: Settings) -> TableUncertainty | No
     result = TableUncertainty(metric, rows, settings)
     ranked = [i for i, e in enumerate(table.rows) if e.role in RANKED_ROLES and metric in rows[i].ci]
     if not ranked:
-        for r in rows:
-            r.versus_note = r.versus_note or "no measured method with per-sample rows to compare with"
+        for e, r in zip(table.rows, rows, strict=True):
+            if e.origin == "measured":
+                r.versus_note = ("no measured model with a CI to compare with (oracle and floor rows are "
+                                 "references, never the best)")
         return result
     ref = max(ranked, key=lambda i: (rows[i].ci[metric].value, -i))
     result.reference = ref
@@ -194,6 +200,7 @@ def table_uncertainty(table: Table, settings: Settings) -> TableUncertainty | No
 
 
 def attach(tables: Sequence[Table], settings: Settings | None) -> None:
-    """Set ``table.uncertainty`` on every table (None everywhere when ``settings`` is None)."""
+    """Set ``table.uncertainty`` on every table with measured rows (None on tables of reported
+    numbers only, and everywhere when ``settings`` is None)."""
     for t in tables:
-        t.uncertainty = table_uncertainty(t, settings) if settings is not None else None
+        t.uncertainty = table_uncertainty(t, settings) if settings is not None and t.has_measured else None

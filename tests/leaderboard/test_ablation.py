@@ -117,18 +117,25 @@ def test_rows_without_an_instruction_or_a_size_are_in_no_bin():
     assert bins.area_bin(None) is None and bins.area_bin(float("nan")) is None
 
 
-def test_a_bin_s_value_and_ci_are_its_samples_mean_and_their_video_bootstrap(tmp_path):
-    e = store.read_results(write_results(tmp_path, "r.json", run("M", {}, 0.0)))
-    frame = pd.DataFrame(e.per_sample)
+def test_a_bin_s_value_and_ci_are_its_samples_mean_and_the_row_s_video_bootstrap():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"key": [f"s{k}" for k in range(40)], "video": [f"v{k % 9}" for k in range(40)],
+                          "text": [" ".join(["w"] * int(n)) for n in rng.integers(1, 40, 40)],
+                          "J&F": rng.random(40)})
     points = {p.label: p for p in bins.binned_jf(frame, bins.BINNINGS[0], SETTINGS)}
-    assert list(points) == ["1-5", "6-10", "11-15", "21-30"]  # bin order, empty bins left out
-    long = [r for r in e.per_sample if len(r["text"].split()) > 20]
-    assert points["21-30"].n == len(long) == 2
-    assert points["21-30"].value == pytest.approx(np.mean([r["J&F"] for r in long]))
-    videos = sorted({r["video"] for r in long})
+    assert list(points) == [b for b in bins.WORD_LABELS if b in set(frame["text"].map(bins.word_bin))]
+    rows = frame.to_dict("records")
+    videos = sorted(frame["video"].unique())
     draws = np.random.default_rng(SETTINGS.seed).integers(0, len(videos), (SETTINGS.resamples, len(videos)))
-    boot = [np.mean([r["J&F"] for k in row for r in long if r["video"] == videos[k]]) for row in draws]
-    assert (points["21-30"].ci.low, points["21-30"].ci.high) == pytest.approx(tuple(np.percentile(boot, [2.5, 97.5])))
+    for label, point in points.items():
+        members = [r for r in rows if bins.word_bin(r["text"]) == label]
+        assert point.n == len(members) and point.value == pytest.approx(np.mean([r["J&F"] for r in members]))
+        boot = []
+        for draw in draws:  # the row's videos are drawn; the bin's mean is over the drawn samples in it
+            drawn = [r["J&F"] for k in draw for r in members if r["video"] == videos[k]]
+            if drawn:
+                boot.append(np.mean(drawn))
+        assert (point.ci.low, point.ci.high) == pytest.approx(tuple(np.percentile(boot, [2.5, 97.5])), abs=1e-12)
 
 
 # ------------------------------------------------------------------------------- the page

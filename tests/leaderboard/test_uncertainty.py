@@ -218,3 +218,26 @@ def test_ci_build_is_reproducible(tmp_path):
         build_leaderboard([res], tmp_path / out, ci=SETTINGS)
     for name in ("leaderboard.csv", "reasonvos-all.md", "reasonvos-all.tex"):
         assert (tmp_path / "x" / "tables" / name).read_bytes() == (tmp_path / "y" / "tables" / name).read_bytes()
+
+
+def test_tables_of_reported_numbers_only_have_no_ci_columns():
+    paper = tables.build_tables(reported.load_reported())
+    uncertainty.attach(paper, SETTINGS)
+    assert all(t.uncertainty is None for t in paper)
+    assert all("95% CI" not in tables.to_markdown(t) for t in paper)
+
+
+def test_with_only_oracles_and_floors_there_is_no_best_and_rows_say_why(tmp_path):
+    oracle = entry(tmp_path, consistent("Oracle", rows_of("Oracle", VIDEOS), role="oracle"), "o.json")
+    floor = entry(tmp_path, consistent("Floor", rows_of("Floor", {v: [0.0] * len(x) for v, x in VIDEOS.items()}),
+                                       role="floor"), "f.json")
+    table = tables.build_table([oracle, floor])
+    uncertainty.attach([table], SETTINGS)
+    assert table.uncertainty.reference is None and all("J&F" in r.ci for r in table.uncertainty.rows)
+    assert all("oracle and floor rows are references" in r.versus_note for r in table.uncertainty.rows)
+    assert "Δ vs best" not in tables.ci_legend(table)
+
+
+def test_settings_need_at_least_one_resample():
+    with pytest.raises(ValueError, match="at least 1"):
+        Settings(resamples=0)
