@@ -22,7 +22,17 @@ from reasonvos.textsafe import BIDI_CONTROLS, neutral_bidi
 from .error_analysis import AnalysisItem
 from .plots import Plot
 from .store import Entry, dumps_json, entry_to_json
-from .tables import LEGEND, REPORTED_MARK, Table, ci_labels, ci_legend, ci_texts, entry_marks, fmt
+from .tables import (
+    LEGEND,
+    REPORTED_MARK,
+    Table,
+    ci_labels,
+    ci_legend,
+    ci_sort_values,
+    ci_texts,
+    entry_marks,
+    fmt,
+)
 
 _BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 
@@ -116,7 +126,7 @@ JS = """
 def _table_html(table: Table) -> str:
     heads = ['<th data-type="text" scope="col">Method</th>', '<th data-type="text" scope="col">Origin</th>']
     heads += [f'<th data-type="num" scope="col">{e(c.label)}</th>' for c in table.columns]
-    heads += [f'<th data-type="text" scope="col">{e(label)}</th>' for label in ci_labels(table)]
+    heads += [f'<th data-type="num" scope="col">{e(label)}</th>' for label in ci_labels(table)]
     body = []
     for i, row in enumerate(table.rows):
         classes = [row.origin] + ([f"role-{row.role}"] if row.role != "model" else [])
@@ -136,7 +146,8 @@ def _table_html(table: Table) -> str:
         if table.uncertainty is not None:
             u = table.uncertainty.rows[i]
             tip = "; ".join(dict.fromkeys(x for x in (u.note, u.versus_note) if x))
-            cells += [f'<td title="{e(tip)}">{e(t)}</td>' for t in ci_texts(table, i)]
+            cells += [f'<td data-v="{"" if v is None else repr(v)}" title="{e(tip)}">{e(t)}</td>'
+                      for t, v in zip(ci_texts(table, i), ci_sort_values(table, i), strict=True)]
         body.append(f'<tr class="{" ".join(classes)}">' + "".join(cells) + "</tr>")
     return (f'<table class="lb sortable" id="table-{e(table.slug)}"><thead><tr>{"".join(heads)}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')

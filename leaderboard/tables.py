@@ -123,6 +123,18 @@ def ci_texts(table: Table, row: int, dash: str = "–", missing: str = "–") ->
     return [interval, versus]
 
 
+def ci_sort_values(table: Table, row: int) -> list[float | None]:
+    """What the page sorts the uncertainty columns by: the CI's lower end, the difference (0 for
+    the best itself); None where the cell is empty."""
+    u = table.uncertainty
+    if u is None:
+        return []
+    r = u.rows[row]
+    ci = r.ci.get(u.metric)
+    return [ci.low if ci is not None else None,
+            0.0 if r.is_reference else (r.versus.diff if r.versus is not None else None)]
+
+
 def ci_legend(table: Table) -> str:
     """What the uncertainty columns mean, with this table's settings and reference method."""
     u = table.uncertainty
