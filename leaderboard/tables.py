@@ -166,8 +166,12 @@ def _breakdown_columns(entries: Sequence[Entry]) -> list[Column]:
     return cols
 
 
+#: the metric a table is ranked by (and whose CI it shows): the first of these an entry has
+PRIMARY_METRICS = ("J&F", "gIoU", "cIoU", "J")
+
+
 def _primary(entry: Entry) -> float:
-    for m in ("J&F", "gIoU", "cIoU", "J"):
+    for m in PRIMARY_METRICS:
         v = entry.value(m)
         if v is not None:
             return v

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 #: metrics that get a CI when the per-sample rows carry them
 CI_METRICS = ("J&F", "J", "F", "gIoU", "cIoU")
-#: the table's headline metric (the one whose CI and difference the tables show): the first present
-HEADLINE_ORDER = ("J&F", "gIoU", "cIoU", "J")
 #: the per-sample statistic must match the summary value this closely (fractions)
 TOLERANCE = 1e-6
 DEFAULT_RESAMPLES = 10_000
@@ -145,9 +143,12 @@ def row_uncertainty(entry: Entry, settings: Settings, metrics: Sequence[str] = C
 
 
 def headline_metric(table: Table) -> str | None:
-    """The metric whose CI and difference from the best the tables show."""
+    """The metric whose CI and difference from the best the tables show: the first of the metrics
+    tables rank by (``tables.PRIMARY_METRICS``) that the table has."""
+    from .tables import PRIMARY_METRICS
+
     present = {c.metric for c in table.columns if c.group is None}
-    return next((m for m in HEADLINE_ORDER if m in present), None)
+    return next((m for m in PRIMARY_METRICS if m in present), None)
 
 
 def _aligned(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
