@@ -63,9 +63,9 @@ def bootstrap_counts(groups: np.ndarray, resamples: int, seed: int) -> np.ndarra
     replacement from ``np.random.default_rng(seed).integers(0, n_groups, (resamples, n_groups))``."""
     n = int(groups.max()) + 1 if groups.size else 0
     draws = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-    counts = np.zeros((resamples, n), dtype=np.float64)
-    np.add.at(counts, (np.repeat(np.arange(resamples), n), draws.ravel()), 1.0)
-    return counts
+    # one bincount over (row, group) cells: the same integer counts as np.add.at, several times faster
+    cells = (np.arange(resamples, dtype=np.int64)[:, None] * n + draws).ravel()
+    return np.bincount(cells, minlength=resamples * n).reshape(resamples, n).astype(np.float64)
 
 
 def sign_flips(n_groups: int, resamples: int, seed: int) -> np.ndarray:
@@ -81,6 +81,70 @@ def _ratio(num, den):
 
 def _group_sums(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(groups, weights=values, minlength=n)
+
+
+def video_groups(table: pd.DataFrame) -> np.ndarray:
+    """The resampling unit of every row: its video's index in sorted video order."""
+    return pd.factorize(table["video"].astype(str), sort=True)[0].astype(np.int64)
+
+
+def bootstrap_ci(table: pd.DataFrame, metrics=METRICS, *, resamples: int = 10_000, seed: int = 0,
+                 ) -> dict[str, tuple[float, float, float]]:
+    """Per metric: (statistic, 2.5th, 97.5th percentile) of its video-resampled bootstrap.
+
+    The statistic is the one of :func:`sample_values` (a mean; total I over total U for cIoU),
+    recomputed over the samples of the drawn videos, with the draws of :func:`bootstrap_counts`
+    (the same seed draws the same videos as :func:`compare_tables` does). A metric with a
+    missing (NaN) per-sample value, or a table with no rows, is left out."""
+    if table.empty:
+        return {}
+    groups = video_groups(table)
+    n = int(groups.max()) + 1
+    counts = bootstrap_counts(groups, resamples, seed)
+    out = {}
+    for metric in metrics:
+        num, den = sample_values(table, metric)
+        if not (np.isfinite(num).all() and np.isfinite(den).all()):
+            continue
+        sn, sd = _group_sums(groups, num, n), _group_sums(groups, den, n)
+        boot = _ratio(counts @ sn, counts @ sd)
+        low, high = np.percentile(boot, [2.5, 97.5])
+        out[metric] = (float(_ratio(sn.sum(), sd.sum())), float(low), float(high))
+    return out
+
+
+def bootstrap_domains(table: pd.DataFrame, metric: str, domains: list[np.ndarray], *, resamples: int = 10_000,
+                      seed: int = 0) -> list[tuple[float, float, float] | None]:
+    """Per domain (a boolean mask over the rows, e.g. a bin of instruction lengths): the statistic
+    over its rows and the 2.5th and 97.5th percentile of ONE video bootstrap of the whole table,
+    in which each resample's domain statistic is over the drawn samples that fall in the domain
+    (so the domain's size varies, as it would in a new draw of videos). Resamples that draw none of
+    a domain's samples are left out of its percentiles; None for an empty domain or NaN values."""
+    if table.empty:
+        return [None for _ in domains]
+    groups = video_groups(table)
+    n = int(groups.max()) + 1
+    counts = bootstrap_counts(groups, resamples, seed)
+    num, den = sample_values(table, metric)
+    kept = [np.asarray(m, bool) for m in domains]
+    kept = [m if m.any() and np.isfinite(num[m]).all() and np.isfinite(den[m]).all() else None for m in kept]
+    # per domain, its group sums of numerator, denominator and sample count: one matrix product
+    sums = [_group_sums(groups, np.where(m, x, 0.0), n) for m in kept if m is not None
+            for x in (num, den, m.astype(np.float64))]
+    boot = counts @ np.stack(sums, axis=1) if sums else np.zeros((resamples, 0))
+    out: list[tuple[float, float, float] | None] = []
+    col = 0
+    for m in kept:
+        if m is None:
+            out.append(None)
+            continue
+        bn, bd, bk = boot[:, col], boot[:, col + 1], boot[:, col + 2]
+        sn, sd = sums[col], sums[col + 1]
+        col += 3
+        values = _ratio(bn[bk > 0], bd[bk > 0])
+        low, high = np.percentile(values, [2.5, 97.5])
+        out.append((float(_ratio(sn.sum(), sd.sum())), float(low), float(high)))
+    return out
 
 
 @dataclass
@@ -101,7 +165,7 @@ def compare_tables(pa: pd.DataFrame, pb: pd.DataFrame, *, resamples: int = 10_00
                    metrics=METRICS) -> dict[str, MetricComparison]:
     """Per metric: A minus B, its 95% percentile bootstrap CI over videos, the sign-flip p-value and
     win/tie/loss counts over samples (a tie is an equal per-sample value)."""
-    groups = pd.factorize(pa["video"].astype(str), sort=True)[0].astype(np.int64)
+    groups = video_groups(pa)
     n = int(groups.max()) + 1 if groups.size else 0
     counts = bootstrap_counts(groups, resamples, seed)
     flips = sign_flips(n, resamples, seed)

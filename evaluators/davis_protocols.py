@@ -30,7 +30,7 @@ from reasonvos.errors import InputError
 
 from .davis_statistics import db_statistics
 from .expression import sample_row
-from .metrics import frame_scores
+from .metrics import area_fraction, frame_scores
 from .protocols import Options, PredictionReader, Protocol, VideoOutcome, peak_rss_mb
 from .results import breakdown, jf, mean
 from .schema import DAVIS_STATS
@@ -116,13 +116,14 @@ def _object_row(video: str, name: int, j: np.ndarray, f: np.ndarray, inter: int,
     }
 
 
-def _object_sample_row(row: dict, gt_id: int, missing: int) -> dict:
-    """DAVIS protocols: each GT object is one sample for gIoU/cIoU and the per-sample table."""
+def _object_sample_row(row: dict, gt_id: int, missing: int, gt_area: float) -> dict:
+    """DAVIS protocols: each GT object is one sample for gIoU/cIoU and the per-sample table;
+    ``gt_area`` is the mean fraction of the frame its GT object covers over the scored frames."""
     return {
         "key": row["object"] if "slot" not in row else f"{row['object']}@{row['slot']}",
         "video": row["video"], "exp_id": None, "obj_ids": [str(gt_id)], "text": None, "kind": None,
         "source": None, "annotator": None, "J": row["J"], "F": row["F"], "J&F": row["J&F"],
-        "I": row["I"], "U": row["U"], "frames": row["frames"], "missing_frames": missing,
+        "I": row["I"], "U": row["U"], "frames": row["frames"], "missing_frames": missing, "gt_area": gt_area,
     }
 
 
@@ -172,6 +173,7 @@ class DavisSemiProtocol(_DavisProtocol):
         f = np.zeros((n_obj, len(evaluated)))
         inter = np.zeros(n_obj, np.int64)
         union = np.zeros(n_obj, np.int64)
+        area = np.zeros((n_obj, len(evaluated)))
         ok = True
         rel = PurePosixPath(video_id)
         for t, frame in enumerate(evaluated):
@@ -181,7 +183,9 @@ class DavisSemiProtocol(_DavisProtocol):
                 ok = False
                 continue
             for k in range(n_obj):
-                s = frame_scores(lab == k + 1, pred == k + 1, None, opt.bound_th)
+                gt = lab == k + 1
+                area[k, t] = area_fraction(gt)
+                s = frame_scores(gt, pred == k + 1, None, opt.bound_th)
                 j[k, t], f[k, t] = s.j, s.f
                 inter[k] += s.inter
                 union[k] += s.union
@@ -191,7 +195,7 @@ class DavisSemiProtocol(_DavisProtocol):
                 row = _object_row(video_id, k + 1, j[k], f[k], int(inter[k]), int(union[k]), opt,
                                   gt_id=k + 1, pred_id=k + 1)
                 out.objects.append(row)
-                out.samples.append(_object_sample_row(row, k + 1, missing))
+                out.samples.append(_object_sample_row(row, k + 1, missing, float(area[k].mean())))
         out.peak_rss_mb = peak_rss_mb()
         return out
 
@@ -211,6 +215,7 @@ class UnsupAccumulator:
         shape = (n_obj, n_frames)
         self.pad_j, self.pad_f = np.zeros(shape), np.zeros(shape)
         self.pad_u = np.zeros(shape, np.int64)
+        self.area = np.zeros(shape)  # fraction of the frame each GT object covers
         self.pairs: dict[int, tuple[np.ndarray, ...]] = {}  # pred id -> (J, F, I, U) with NaN = absent
         self.max_id = 0
 
@@ -219,6 +224,7 @@ class UnsupAccumulator:
         for k, gt in enumerate(gts):
             s = frame_scores(gt, None, void, bound_th)
             self.pad_j[k, t], self.pad_f[k, t], self.pad_u[k, t] = s.j, s.f, s.union
+            self.area[k, t] = area_fraction(gt)
         for pid in ids:
             self.max_id = max(self.max_id, pid)
             if pid not in self.pairs:
@@ -267,7 +273,7 @@ def _unsup_rows(acc: UnsupAccumulator, video_id: str, opt: Options, missing: int
                           gt_id=gid, pred_id=pid or None, **extra)
         out.objects.append(row)
         if with_samples:
-            out.samples.append(_object_sample_row(row, gid, missing))
+            out.samples.append(_object_sample_row(row, gid, missing, float(acc.area[gid - 1].mean())))
 
 
 class DavisUnsupProtocol(_DavisProtocol):
@@ -325,10 +331,11 @@ def _add_expression_frame(acc: dict, sample: Sample, lab: np.ndarray, void: np.n
     ids = [int(o) for o in sample.obj_ids if str(o).isdigit()]
     gt = np.isin(lab, ids) if ids else np.zeros(lab.shape, bool)
     s = frame_scores(gt, mask, void, opt.bound_th)
-    j, f, i, u = acc[sample.key]
+    j, f, i, u, areas = acc[sample.key]
     j.append(s.j)
     f.append(s.f)
-    acc[sample.key] = (j, f, i + s.inter, u + s.union)
+    areas.append(area_fraction(gt))
+    acc[sample.key] = (j, f, i + s.inter, u + s.union, areas)
 
 
 class RefDavisProtocol(Protocol):
@@ -363,7 +370,7 @@ class RefDavisProtocol(Protocol):
                 raise InputError(bench.meta_path, f"{s.key}: object index {k} gives more than {MAX_PROPOSALS} proposals")
             slots.setdefault(a, []).append((k, s))
         accs = {a: UnsupAccumulator(n_obj, len(frames)) for a in sorted(slots)}
-        per_sample = {s.key: ([], [], 0, 0) for s in samples}
+        per_sample = {s.key: ([], [], 0, 0, []) for s in samples}
         ok = True
         for t, frame in enumerate(frames):
             lab, void = _labels_and_void(bench, video_id, frame)
@@ -383,8 +390,8 @@ class RefDavisProtocol(Protocol):
             for a, acc in accs.items():
                 _unsup_rows(acc, video_id, opt, 0, a, out, with_samples=False)
             for s in samples:
-                j, f, i, u = per_sample[s.key]
-                out.samples.append(sample_row(s, j, f, i, u, reader.missing_frames(s.key)))
+                j, f, i, u, areas = per_sample[s.key]
+                out.samples.append(sample_row(s, j, f, i, u, reader.missing_frames(s.key), areas))
         out.peak_rss_mb = peak_rss_mb()
         return out
 

@@ -15,20 +15,21 @@ import pandas as pd
 from reasonvos.benchmarks.model import Benchmark, Sample
 from reasonvos.errors import InputError
 
-from .metrics import frame_scores
+from .metrics import area_fraction, frame_scores
 from .protocols import Options, PredictionReader, Protocol, VideoOutcome, peak_rss_mb
 from .results import breakdown, jf
 
 
-def sample_row(sample: Sample, j: list[float], f: list[float], inter: int, union: int, missing: int) -> dict:
-    """A per-sample row (see ``schema.SAMPLE_COLUMNS``)."""
+def sample_row(sample: Sample, j: list[float], f: list[float], inter: int, union: int, missing: int,
+               areas: list[float]) -> dict:
+    """A per-sample row (see ``schema.SAMPLE_COLUMNS``); ``areas`` are the per-frame GT fractions."""
     jm = float(np.mean(j)) if j else float("nan")
     fm = float(np.mean(f)) if f else float("nan")
     return {
         "key": sample.key, "video": sample.video_id, "exp_id": sample.exp_id, "obj_ids": list(sample.obj_ids),
         "text": sample.text, "kind": sample.kind, "source": sample.source, "annotator": sample.annotator,
         "J": jm, "F": fm, "J&F": (jm + fm) / 2, "I": inter, "U": union, "frames": len(j),
-        "missing_frames": missing,
+        "missing_frames": missing, "gt_area": float(np.mean(areas)) if areas else float("nan"),
     }
 
 
@@ -50,6 +51,7 @@ class ExpressionProtocol(Protocol):
             sample = bench.sample(key)
             j: list[float] = []
             f: list[float] = []
+            areas: list[float] = []
             inter = union = 0
             ok = True
             for frame, gt in _gt_masks(bench, sample):
@@ -60,12 +62,13 @@ class ExpressionProtocol(Protocol):
                 s = frame_scores(gt, mask, None, opt.bound_th)
                 j.append(s.j)
                 f.append(s.f)
+                areas.append(area_fraction(gt))
                 inter += s.inter
                 union += s.union
             if ok:
                 if not j:
                     raise InputError(bench.meta_path, f"sample {key!r} has no scored frames")
-                out.samples.append(sample_row(sample, j, f, inter, union, reader.missing_frames(key)))
+                out.samples.append(sample_row(sample, j, f, inter, union, reader.missing_frames(key), areas))
         out.peak_rss_mb = peak_rss_mb()
         return out
 

@@ -181,6 +181,11 @@ def frame_scores(
     return FrameScore(j, f_from_counts(n_fg, n_gt, fg_hit, gt_hit), inter, union)
 
 
+def area_fraction(mask: np.ndarray) -> float:
+    """The fraction of a frame's pixels that a mask covers (void pixels count as not covered)."""
+    return np.count_nonzero(mask) / mask.size if mask.size else 0.0
+
+
 def jaccard(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None) -> float:
     """Region similarity J = |A∩B| / |A∪B| outside void, 1 when the union is empty."""
     return frame_scores(gt, pred, void).j

@@ -42,7 +42,7 @@ from reasonvos.errors import InputError
 from reasonvos.masks import read_png_values
 
 from .expression import sample_row
-from .metrics import frame_scores
+from .metrics import area_fraction, frame_scores
 from .protocols import Options, PredictionReader, Protocol, VideoOutcome, peak_rss_mb
 from .results import mean
 
@@ -107,6 +107,7 @@ class RevosProtocol(Protocol):
             f: list[float] = []
             r: list[float] = []
             a: list[float] = []
+            areas: list[float] = []
             inter = union = 0
             ok = True
             pred_value = None  # the foreground value of the first non-empty prediction (1 or 255)
@@ -129,6 +130,7 @@ class RevosProtocol(Protocol):
                 s = frame_scores(gt, pred, None, opt.bound_th)
                 j.append(s.j)
                 f.append(s.f)
+                areas.append(area_fraction(gt))
                 inter += s.inter
                 union += s.union
                 if value:
@@ -142,7 +144,7 @@ class RevosProtocol(Protocol):
                 continue
             if not j:
                 raise InputError(bench.meta_path, f"sample {key!r} has no scored frames")
-            row = sample_row(sample, j, f, inter, union, reader.missing_frames(key))
+            row = sample_row(sample, j, f, inter, union, reader.missing_frames(key), areas)
             row["R"], row["A"] = float(np.mean(r)), float(np.mean(a))
             if opt.official_rounding:
                 jm, fm = float(np.mean(j)), float(np.mean(f))

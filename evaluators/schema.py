@@ -13,7 +13,9 @@ A results file is one JSON object::
 - ``COUNT_KEYS`` are non-negative integers of the summary.
 - ``method_meta["role"]`` says how a leaderboard shows the entry (``ROLES``).
 - ``per_sample`` rows carry ``SAMPLE_COLUMNS``; DAVIS protocols add per-object rows with
-  ``DAVIS_STATS`` besides J, F and J&F.
+  ``DAVIS_STATS`` besides J, F and J&F. ``gt_area`` (``SAMPLE_FRACTION_KEYS``) is the mean, over
+  the sample's scored frames, of the fraction of the frame's pixels that its ground truth covers;
+  files written before it existed lack it and stay readable.
 
 This module holds only plain constants (no pandas, no numpy), so the leaderboard can import it
 without the scoring stack.
@@ -36,6 +38,8 @@ ROLES = ("model", "published", "oracle", "floor")
 
 #: the fields of every per-sample row, in table order
 SAMPLE_COLUMNS = ("key", "video", "exp_id", "obj_ids", "text", "kind", "source", "annotator",
-                  "J", "F", "J&F", "I", "U", "frames", "missing_frames")
+                  "J", "F", "J&F", "I", "U", "frames", "missing_frames", "gt_area")
+#: per-sample fields besides the metrics that are fractions in [0, 1]
+SAMPLE_FRACTION_KEYS = ("gt_area",)
 #: the DAVIS statistics of a per-object row and of a DAVIS-protocol summary
 DAVIS_STATS = ("J-Recall", "J-Decay", "F-Recall", "F-Decay")

@@ -42,6 +42,7 @@ from .plots import all_plots
 from .reported import load_reported
 from .store import Entry, load_store
 from .tables import Table, build_tables, md_escape, to_csv, to_latex, to_markdown
+from .uncertainty import DEFAULT_SETTINGS, Settings, attach
 
 DEFAULT_TITLE = "reasonvos leaderboard"
 #: the command that owns a leaderboard folder (its marker names it)
@@ -147,10 +148,12 @@ def build_leaderboard(
     title: str = DEFAULT_TITLE,
     reported_path: str | Path | None = None,
     browse: BrowseOptions | None = None,
+    ci: Settings | None = DEFAULT_SETTINGS,
 ) -> BuildResult:
     """Read results files (or folders of them) and write the leaderboard into ``out_dir``.
 
-    ``browse`` bounds the per-sample browser's thumbnails (made from the ``analyses`` folders)."""
+    ``browse`` bounds the per-sample browser's thumbnails (made from the ``analyses`` folders);
+    ``ci`` sets the bootstrap of the rows' 95% CIs (None: no CIs, no error bars)."""
     out_dir = Path(out_dir)
     inputs = [results_paths] if isinstance(results_paths, str | Path) else list(results_paths)
     read = [*inputs, reported_path, *(x for a in analyses if not isinstance(a.benchmark, Benchmark)
@@ -158,14 +161,14 @@ def build_leaderboard(
             *(a.pred for a in analyses if isinstance(a.benchmark, Benchmark))]
     check_outputs([OutputFolder(out_dir, "the leaderboard folder", COMMAND)], inputs=read)
     with owned_folder(out_dir, COMMAND, "the leaderboard folder") as stage:
-        built = _build(inputs, stage, include_reported, analyses, title, reported_path, browse or BrowseOptions())
+        built = _build(inputs, stage, include_reported, analyses, title, reported_path, browse or BrowseOptions(), ci)
     entries, tables, ignored, names = built
     files = [out_dir / name for name in names]
     return BuildResult(out_dir, out_dir / "index.html", entries, tables, files, ignored)
 
 
 def _build(inputs: list, stage: Path, include_reported: bool, analyses: Sequence[AnalysisSpec], title: str,
-           reported_path: str | Path | None, browse: BrowseOptions,
+           reported_path: str | Path | None, browse: BrowseOptions, ci: Settings | None = None,
            ) -> tuple[list[Entry], list[Table], list[tuple[Path, str]], list[str]]:
     """Write every file of the leaderboard into ``stage``; return what the result reports."""
     from reasonvos import __version__
@@ -177,7 +180,8 @@ def _build(inputs: list, stage: Path, include_reported: bool, analyses: Sequence
     if not entries:
         raise InputError(None, "nothing to show: no results files and reported numbers left out")
     tables = build_tables(entries)
-    plots = all_plots(tables)
+    attach(tables, ci)
+    plots = all_plots(tables, ci)
     links: dict[str, dict[str, str]] = {}
     sections: list[AnalysisSection] = []
     (stage / "tables").mkdir()

@@ -25,7 +25,17 @@ from .browser_page import browser_section
 from .error_analysis import AnalysisItem
 from .plots import Plot
 from .store import Entry, dumps_json, entry_to_json
-from .tables import LEGEND, REPORTED_MARK, Table, entry_marks, fmt
+from .tables import (
+    LEGEND,
+    REPORTED_MARK,
+    Table,
+    ci_labels,
+    ci_legend,
+    ci_sort_values,
+    ci_texts,
+    entry_marks,
+    fmt,
+)
 
 _BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 
@@ -119,6 +129,7 @@ JS = """
 def _table_html(table: Table) -> str:
     heads = ['<th data-type="text" scope="col">Method</th>', '<th data-type="text" scope="col">Origin</th>']
     heads += [f'<th data-type="num" scope="col">{e(c.label)}</th>' for c in table.columns]
+    heads += [f'<th data-type="num" scope="col">{e(label)}</th>' for label in ci_labels(table)]
     body = []
     for i, row in enumerate(table.rows):
         classes = [row.origin] + ([f"role-{row.role}"] if row.role != "model" else [])
@@ -135,6 +146,11 @@ def _table_html(table: Table) -> str:
             if table.is_best(i, c):
                 text = f"<strong>{text}</strong>"
             cells.append(f'<td data-v="{"" if v is None else repr(v)}">{text}</td>')
+        if table.uncertainty is not None:
+            u = table.uncertainty.rows[i]
+            tip = "; ".join(dict.fromkeys(x for x in (u.note, u.versus_note) if x))
+            cells += [f'<td data-v="{"" if v is None else repr(v)}" title="{e(tip)}">{e(t)}</td>'
+                      for t, v in zip(ci_texts(table, i), ci_sort_values(table, i), strict=True)]
         body.append(f'<tr class="{" ".join(classes)}">' + "".join(cells) + "</tr>")
     return (f'<table class="lb sortable" id="table-{e(table.slug)}"><thead><tr>{"".join(heads)}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
@@ -236,6 +252,8 @@ def render_page(
         body.append('<p class="note">No results to show.</p>')
     for t in tables:
         body.append(f'<h2 id="{e(t.slug)}">{e(t.title)}</h2>{_table_html(t)}')
+        if t.uncertainty is not None:
+            body.append(f'<p class="legend">{e(ci_legend(t))}</p>')
     body.append('<h2 id="plots">Plots</h2>')
     body += [_plot_html(p, plot_links.get(p.name, {})) for p in plots]
     body.append('<h2 id="methods">Methods and provenance</h2>')

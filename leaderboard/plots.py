@@ -16,8 +16,11 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .ablation import Series, find_series
+from .bins import BINNINGS, Binning, binned_jf
 from .store import Entry
 from .tables import Table, method_label
+from .uncertainty import CI_METRICS, Settings, sample_frame
 
 RC = {
     "svg.hashsalt": "reasonvos-leaderboard",
@@ -202,6 +205,105 @@ def per_source(tables: Sequence[Table]) -> Plot:
     return _render(name, title, draw, (7.5, 0.5 + 3.0 * len(panels)))
 
 
-def all_plots(tables: Sequence[Table]) -> list[Plot]:
-    """Every leaderboard plot, in page order."""
-    return [jf_bars(tables), distribution(tables), j_vs_f(tables), per_source(tables)]
+def _errorbar(ax, xs: list[float], ys: list[float], lows: list[float | None], highs: list[float | None],
+              **style) -> None:
+    """Points joined by a line, with CI error bars where a CI is known (x100 values)."""
+    below = [y - lo if lo is not None else 0.0 for y, lo in zip(ys, lows, strict=True)]
+    above = [hi - y if hi is not None else 0.0 for y, hi in zip(ys, highs, strict=True)]
+    ax.errorbar(xs, ys, yerr=[below, above], marker="o", markersize=3, linewidth=1, capsize=2, **style)
+
+
+def ablation_plot(series: Series, name: str) -> Plot:
+    """Each metric of a series against its parameter, with the rows' 95% CIs as error bars."""
+    t = series.table
+    rows = [t.rows[i] for i in series.rows]
+    metrics = [m for m in CI_METRICS if any(e.value(m) is not None for e in rows)]
+    title = f"{t.title}, {series.protocol or 'default protocol'}: {series.family} against {series.key}"
+    u = t.uncertainty
+    xs = [float(v) for v in series.values] if series.numeric else list(range(len(series.values)))
+
+    def draw(fig: Figure) -> None:
+        axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+        for ax, m in zip(axes, metrics, strict=True):
+            pts = [(x, e.value(m), u.rows[i].ci.get(m) if u is not None else None)
+                   for x, i, e in zip(xs, series.rows, rows, strict=True) if e.value(m) is not None]
+            _errorbar(ax, [p[0] for p in pts], [p[1] * 100 for p in pts],
+                      [p[2].low * 100 if p[2] else None for p in pts],
+                      [p[2].high * 100 if p[2] else None for p in pts], color=PALETTE[0])
+            if series.numeric:
+                ax.set_xticks(xs, [_short(str(v)) for v in series.values])
+            else:
+                ax.set_xticks(xs, [_short(str(v)) for v in series.values], rotation=30, ha="right")
+            ax.set_xlabel(series.key)
+            ax.set_ylabel(f"{m} (x100)")
+            ax.set_title(m)
+            ax.grid(linewidth=0.3)
+        fig.suptitle(_short(title) if len(title) > 2 * MAX_LABEL else title, fontsize=9)
+
+    return _render(name, title, draw, (2.4 * len(metrics) + 0.6, 3.0))
+
+
+def ablation_plots(tables: Sequence[Table]) -> list[Plot]:
+    """One plot per ablation series (leaderboard.ablation); one skipped plot when there is none."""
+    found = find_series(tables)
+    if not found:
+        return [Plot("ablation", "Ablations", note="no measured runs of one method differ in exactly one "
+                     "method_meta parameter")]
+    plots, used = [], set()
+    for s in found:
+        name = s.name
+        k = 2
+        while name in used:
+            name, k = f"{s.name}-{k}", k + 1
+        used.add(name)
+        plots.append(ablation_plot(s, name))
+    return plots
+
+
+def breakdown_plot(tables: Sequence[Table], binning: Binning, settings: Settings | None) -> Plot:
+    """Mean J&F per bin (leaderboard.bins) for every measured method, one panel per benchmark
+    split, with 95% CIs (video-resampled bootstrap) when ``settings`` is given."""
+    panels = []
+    for t in _measured_tables(tables):
+        lines = []
+        for e in t.rows:
+            frame = sample_frame(e)
+            points = binned_jf(frame, binning, settings) if frame is not None else []
+            if points:
+                lines.append((e, points))
+        if lines:
+            used = {p.label for _, pts in lines for p in pts}
+            panels.append((t, lines, [b for b in binning.labels if b in used]))
+    if not panels:
+        return Plot(binning.name, binning.title, note=binning.absent)
+    methods = sorted({e.method for _, lines, _ in panels for e, _ in lines})
+    colour = {m: PALETTE[k % len(PALETTE)] for k, m in enumerate(methods)}
+
+    def draw(fig: Figure) -> None:
+        axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+        for ax, (t, lines, bins) in zip(axes, panels, strict=True):
+            where = {b: k for k, b in enumerate(bins)}
+            for k, (e, points) in enumerate(lines):
+                shift = (k - (len(lines) - 1) / 2) * 0.06  # keep overlapping error bars apart
+                _errorbar(ax, [where[p.label] + shift for p in points], [p.value * 100 for p in points],
+                          [p.ci.low * 100 if p.ci else None for p in points],
+                          [p.ci.high * 100 if p.ci else None for p in points],
+                          color=colour[e.method], label=_short(method_label(e)))
+            ns = {b: sorted({p.n for _, pts in lines for p in pts if p.label == b}) for b in bins}
+            ax.set_xticks(range(len(bins)), [f"{b}\nn={n[0]}" + (f"-{n[-1]}" if len(n) > 1 else "")
+                                             for b, n in ns.items()])
+            ax.set_ylim(0, 100)
+            ax.set_xlabel(binning.axis)
+            ax.set_ylabel("J&F (x100)")
+            ax.set_title(t.title)
+            ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+            ax.grid(linewidth=0.3)
+
+    return _render(binning.name, binning.title, draw, (7.5, 0.5 + 3.0 * len(panels)))
+
+
+def all_plots(tables: Sequence[Table], ci: Settings | None = None) -> list[Plot]:
+    """Every leaderboard plot, in page order; ``ci`` sets the bootstrap of the breakdown plots'
+    error bars (None: no error bars)."""
+    return [jf_bars(tables), distribution(tables), j_vs_f(tables), per_source(tables),
+            *(breakdown_plot(tables, b, ci) for b in BINNINGS), *ablation_plots(tables)]

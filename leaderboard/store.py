@@ -27,6 +27,7 @@ from reasonvos.evaluators.schema import (  # the results format, defined once: w
     FORMAT_PREFIX,
     FRACTION_KEYS,
     ROLES,
+    SAMPLE_FRACTION_KEYS,
     SIGNED_KEYS,
 )
 
@@ -283,6 +284,8 @@ def results_from_dict(obj: Any, path: Path) -> Entry:
         if "key" not in row:
             raise MetadataError(path, f"per_sample[{i}] has no 'key'")
         _check_metrics(path, f"per_sample[{i}]", row)
+        for name in SAMPLE_FRACTION_KEYS:
+            _check_metric(path, f"per_sample[{i}]", name, row.get(name))
     per_object = obj.get("per_object")
     per_object = [] if per_object is None else per_object
     if not isinstance(per_object, list):

@@ -13,12 +13,16 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from reasonvos.benchmarks import registry
 from reasonvos.textsafe import csv_cell, neutral_bidi
 
 from .reported import display_name
 from .store import Entry
+
+if TYPE_CHECKING:
+    from .uncertainty import TableUncertainty
 
 BASE_METRICS = ("J", "F", "J&F", "gIoU", "cIoU")
 #: breakdown groups shown as extra J&F columns, in this order
@@ -64,6 +68,7 @@ class Table:
     columns: list[Column]
     rows: list[Entry]
     best: dict[str, set[int]] = field(default_factory=dict)  # column key -> row indices
+    uncertainty: TableUncertainty | None = None  # CIs and differences from the best (leaderboard.uncertainty)
 
     @property
     def title(self) -> str:
@@ -90,6 +95,59 @@ def fmt(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}"
 
 
+#: marks a difference from the best measured method whose 95% CI excludes 0
+DIFFERS_MARK = "*"
+
+
+def ci_labels(table: Table) -> list[str]:
+    """Headers of the uncertainty columns of Markdown, LaTeX and the page (none without CIs)."""
+    u = table.uncertainty
+    return [] if u is None else [f"{u.metric} 95% CI", f"Δ {u.metric} vs best"]
+
+
+def ci_texts(table: Table, row: int, dash: str = "–", missing: str = "–") -> list[str]:
+    """The uncertainty cells of one row: the CI of the headline metric as "low–high" (x100) and
+    the difference from the best measured method (x100, marked when its CI excludes 0)."""
+    u = table.uncertainty
+    if u is None:
+        return []
+    r = u.rows[row]
+    ci = r.ci.get(u.metric)
+    interval = f"{fmt(ci.low)}{dash}{fmt(ci.high)}" if ci is not None else missing
+    if r.is_reference:
+        versus = "best"
+    elif r.versus is not None:
+        versus = f"{r.versus.diff * 100:+.1f}" + (DIFFERS_MARK if r.versus.differs else "")
+    else:
+        versus = missing
+    return [interval, versus]
+
+
+def ci_sort_values(table: Table, row: int) -> list[float | None]:
+    """What the page sorts the uncertainty columns by: the CI's lower end, the difference (0 for
+    the best itself); None where the cell is empty."""
+    u = table.uncertainty
+    if u is None:
+        return []
+    r = u.rows[row]
+    ci = r.ci.get(u.metric)
+    return [ci.low if ci is not None else None,
+            0.0 if r.is_reference else (r.versus.diff if r.versus is not None else None)]
+
+
+def ci_legend(table: Table) -> str:
+    """What the uncertainty columns mean, with this table's settings and reference method."""
+    u = table.uncertainty
+    if u is None:
+        return ""
+    ref = method_label(table.rows[u.reference]) if u.reference is not None else None
+    versus = (f"Δ vs best: paired difference from the best measured method ({ref}), same samples; "
+              f"{DIFFERS_MARK}: its 95% CI excludes 0. " if ref else "")
+    return (f"95% CI: bootstrap over videos ({u.settings.resamples} resamples, seed {u.settings.seed}) "
+            f"of the per-sample {u.metric}. {versus}Rows without per-sample rows (reported in the paper, "
+            "older results files) or whose summary is not a per-sample statistic carry no CI.")
+
+
 def _breakdown_columns(entries: Sequence[Entry]) -> list[Column]:
     cols: list[Column] = []
     for group in BREAKDOWN_GROUPS:
@@ -108,8 +166,12 @@ def _breakdown_columns(entries: Sequence[Entry]) -> list[Column]:
     return cols
 
 
+#: the metric a table is ranked by (and whose CI it shows): the first of these an entry has
+PRIMARY_METRICS = ("J&F", "gIoU", "cIoU", "J")
+
+
 def _primary(entry: Entry) -> float:
-    for m in ("J&F", "gIoU", "cIoU", "J"):
+    for m in PRIMARY_METRICS:
         v = entry.value(m)
         if v is not None:
             return v
@@ -190,10 +252,10 @@ def md_escape(text: str) -> str:
 
 
 def to_markdown(table: Table) -> str:
-    header = ["Method", "Origin", *(c.label for c in table.columns)]
+    header = ["Method", "Origin", *(c.label for c in table.columns), *ci_labels(table)]
     lines = [f"### {md_escape(table.title)}", "",
              "| " + " | ".join(md_escape(h) for h in header) + " |",
-             "|" + "|".join([":---", ":---"] + ["---:"] * len(table.columns)) + "|"]
+             "|" + "|".join([":---", ":---"] + ["---:"] * (len(header) - 2)) + "|"]
     for i, e in enumerate(table.rows):
         name = " ".join(md_escape(t) for t in [e.method, *entry_marks(e)])
         if e.origin == "reported":
@@ -202,8 +264,9 @@ def to_markdown(table: Table) -> str:
         for c in table.columns:
             text = fmt(c.value(e)) or "–"
             cells.append(f"**{text}**" if table.is_best(i, c) else text)
+        cells += [md_escape(t) for t in ci_texts(table, i)]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", md_escape(LEGEND), ""]
+    lines += ["", md_escape(" ".join(x for x in (LEGEND, ci_legend(table)) if x)), ""]
     return "\n".join(lines)
 
 
@@ -226,15 +289,15 @@ def tex_escape(text: str) -> str:
 
 def to_latex(table: Table) -> str:
     """A booktabs table (needs ``\\usepackage{booktabs}``)."""
-    header = ["Method", "Origin", *(c.label for c in table.columns)]
-    spec = "ll" + "r" * len(table.columns)
+    header = ["Method", "Origin", *(c.label for c in table.columns), *ci_labels(table)]
+    spec = "ll" + "r" * (len(header) - 2)
     lines = [
         r"\begin{table}[t]",
         r"\centering",
         rf"\caption{{{tex_escape(table.title)}}}",
         rf"\begin{{tabular}}{{{spec}}}",
         r"\toprule",
-        " & ".join(tex_escape(h) for h in header) + r" \\",
+        " & ".join(tex_escape(h).replace("Δ", r"$\Delta$") for h in header) + r" \\",
         r"\midrule",
     ]
     for i, e in enumerate(table.rows):
@@ -245,11 +308,13 @@ def to_latex(table: Table) -> str:
         for c in table.columns:
             text = fmt(c.value(e)) or "--"
             cells.append(rf"\textbf{{{text}}}" if table.is_best(i, c) else text)
+        cells += [tex_escape(t) for t in ci_texts(table, i, dash="--", missing="--")]
         lines.append(" & ".join(cells) + r" \\")
     lines += [
         r"\bottomrule",
         r"\end{tabular}",
-        r"\par\smallskip{\footnotesize " + tex_escape(LEGEND) + "}",
+        r"\par\smallskip{\footnotesize " + tex_escape(" ".join(x for x in (LEGEND, ci_legend(table)) if x))
+        .replace("Δ", r"$\Delta$").replace("–", "--") + "}",
         r"\end{table}",
         "",
     ]
@@ -262,12 +327,47 @@ CSV_LEAD = ["benchmark", "split", "method", "origin", "role"]
 CSV_TAIL = ["best", "coverage", "source", "date", "toolkit_version"]
 
 
+def csv_ci_labels(table: Table) -> list[str]:
+    """The uncertainty columns of the CSV: low/high per metric with a CI in some row, then the
+    difference of the headline metric from the best measured method."""
+    u = table.uncertainty
+    if u is None:
+        return []
+    metrics = [c.metric for c in table.columns if c.group is None and any(c.metric in r.ci for r in u.rows)]
+    m = u.metric
+    return ([x for k in metrics for x in (f"{k} CI low", f"{k} CI high")]
+            + [f"Δ {m} vs best", f"Δ {m} CI low", f"Δ {m} CI high", f"Δ {m} p", "best reference",
+               "differs from best", "CI note"])
+
+
+def _csv_ci_cells(table: Table, row: int) -> dict[str, str]:
+    u = table.uncertainty
+    if u is None:
+        return {}
+    r, m = u.rows[row], u.metric
+    cells = {}
+    for k, ci in r.ci.items():
+        cells[f"{k} CI low"], cells[f"{k} CI high"] = fmt(ci.low), fmt(ci.high)
+    if r.is_reference:
+        cells["differs from best"] = "best"
+    elif r.versus is not None:
+        v = r.versus
+        cells.update({f"Δ {m} vs best": f"{v.diff * 100:.1f}", f"Δ {m} CI low": f"{v.low * 100:.1f}",
+                      f"Δ {m} CI high": f"{v.high * 100:.1f}", f"Δ {m} p": f"{v.p_value:.4g}",
+                      "differs from best": "yes" if v.differs else "no"})
+    if u.reference is not None:
+        cells["best reference"] = table.rows[u.reference].method
+    cells["CI note"] = "; ".join(dict.fromkeys(x for x in (r.note, r.versus_note) if x))
+    return cells
+
+
 def csv_rows(table: Table) -> list[dict[str, str]]:
     rows = []
     for i, e in enumerate(table.rows):
         row = {"benchmark": e.benchmark, "split": e.split or "", "method": e.method,
                "origin": e.origin, "role": e.role}
         row.update({c.label: fmt(c.value(e)) for c in table.columns})
+        row.update(_csv_ci_cells(table, i))
         row["best"] = ";".join(c.label for c in table.columns if table.is_best(i, c))
         row["coverage"] = e.coverage_note or ""
         prov = e.provenance
@@ -297,6 +397,8 @@ def to_csv(tables: Table | Sequence[Table]) -> str:
     labels: list[str] = []
     for t in tables:
         labels += [c.label for c in t.columns if c.label not in labels]
+    for t in tables:
+        labels += [x for x in csv_ci_labels(t) if x not in labels]
     fields = CSV_LEAD + labels + CSV_TAIL
     buf = _LFRecords()
     writer = csv.writer(buf, lineterminator="\r\n")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from reasonvos.leaderboard.uncertainty import DEFAULT_RESAMPLES, DEFAULT_SEED  # light: pandas loads on use
+
 
 def parse_analysis(text: str) -> tuple[str, str, str, str | None]:
     """``BENCHMARK:ROOT:PRED[:METHOD]`` (paths must not contain ':')."""
@@ -66,18 +68,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "disagree most, do worst and do best")
     p.add_argument("--browse-frames", type=positive_int, default=BROWSE_FRAMES, metavar="K",
                    help="per-sample browser: frames per thumbnail row, spread over the video (default %(default)s)")
+    p.add_argument("--ci", action=argparse.BooleanOptionalAction, default=True,
+                   help="bootstrap 95%% CIs of measured rows, their difference from the best measured method "
+                   "and error bars on the breakdown and ablation plots (default: on; --no-ci leaves them out)")
+    p.add_argument("--resamples", type=positive_int, default=DEFAULT_RESAMPLES, metavar="N",
+                   help=f"bootstrap resamples of videos (default {DEFAULT_RESAMPLES})")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S",
+                   help=f"seed of the bootstrap draws (default {DEFAULT_SEED}); the same seed gives the same CIs")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from reasonvos.leaderboard.build import DEFAULT_TITLE, AnalysisSpec, BrowseOptions, build_leaderboard
+    from reasonvos.leaderboard.uncertainty import Settings
 
     specs = [AnalysisSpec(bench, root, pred, method, n=args.analysis_n)
              for bench, root, pred, method in args.analysis]
     browse = BrowseOptions(args.browse_samples, args.browse_frames)
     result = build_leaderboard(args.results, args.out, include_reported=not args.no_reported,
-                               analyses=specs, title=args.title or DEFAULT_TITLE, browse=browse)
+                               analyses=specs, title=args.title or DEFAULT_TITLE, browse=browse,
+                               ci=Settings(args.resamples, args.seed) if args.ci else None)
     for path, why in result.ignored:
         print(f"reasonvos: note: ignored {path}: {why}", file=sys.stderr)
     if not args.quiet:
