@@ -30,6 +30,7 @@ from reasonvos.errors import InputError
 
 from .davis_statistics import db_statistics
 from .expression import sample_row
+from .headline_rows import HeadlineRows
 from .metrics import area_fraction, frame_scores
 from .protocols import Options, PredictionReader, Protocol, VideoOutcome, peak_rss_mb
 from .results import breakdown, jf, mean
@@ -132,6 +133,7 @@ class _DavisProtocol(Protocol):
     key of a video is its id)."""
 
     reads = "video"
+    headline_rows = HeadlineRows(table="per_object", key=("object",))
 
     def check_ground_truth(self, bench: Benchmark) -> None:
         check_dense_ground_truth(bench)
@@ -350,6 +352,7 @@ class RefDavisProtocol(Protocol):
 
     name = "refdavis"
     reads = "sample"
+    headline_rows = HeadlineRows(table="per_object", key=("object", "slot"), stratum="slot")
     missing_policies = ("error", "empty")
     missing_note = ("each annotator slot is scored as one merged index map of all its expressions, so a missing "
                     "expression cannot be left out of it; use --missing empty to score missing frames as empty masks")

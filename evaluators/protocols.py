@@ -46,6 +46,7 @@ from reasonvos.inference.runner import _relative_prediction_dir as relative_pred
 from reasonvos.masks import MaskSizeError, read_png_values
 
 from .checks import Problem, binary_mask, index_labels
+from .headline_rows import PER_SAMPLE, HeadlineRows
 from .metrics import BOUND_TH
 
 if TYPE_CHECKING:
@@ -191,6 +192,8 @@ class Protocol(ABC):
     missing_note: ClassVar[str] = ""
     #: per-sample columns this protocol adds after ``schema.SAMPLE_COLUMNS``
     extra_columns: ClassVar[tuple[str, ...]] = ()
+    #: the rows :meth:`headline`'s J, F and J&F average (confidence intervals resample them)
+    headline_rows: ClassVar[HeadlineRows] = PER_SAMPLE
 
     # -- what it reads --------------------------------------------------------------------------
 

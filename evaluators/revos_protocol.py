@@ -42,6 +42,7 @@ from reasonvos.errors import InputError
 from reasonvos.masks import read_png_values
 
 from .expression import sample_row
+from .headline_rows import HeadlineRows
 from .metrics import area_fraction, frame_scores
 from .protocols import Options, PredictionReader, Protocol, VideoOutcome, peak_rss_mb
 from .results import mean
@@ -84,6 +85,7 @@ class RevosProtocol(Protocol):
     """Per-expression J, F, R, A; referring/reasoning subsets; overall = their unweighted mean."""
 
     name = "revos"
+    headline_rows = HeadlineRows(stratum="kind", strata=SUBSETS)  # overall = mean of the two subset means
     reads = "sample"
     extra_columns: ClassVar[tuple[str, ...]] = ("R", "A", "type_id", "R_mode", "rounding", "pred_value")
 

@@ -144,8 +144,8 @@ def ci_legend(table: Table) -> str:
     versus = (f"Δ vs best: paired difference from the best measured method ({ref}), same samples; "
               f"{DIFFERS_MARK}: its 95% CI excludes 0. " if ref else "")
     return (f"95% CI: bootstrap over videos ({u.settings.resamples} resamples, seed {u.settings.seed}) "
-            f"of the per-sample {u.metric}. {versus}Rows without per-sample rows (reported in the paper, "
-            "older results files) or whose summary is not a per-sample statistic carry no CI.")
+            f"of the {u.metric} the protocol reports (docs/metrics.md#leaderboard-uncertainty). {versus}Rows "
+            "without per-sample rows (reported in the paper, older results files) carry no CI.")
 
 
 def _breakdown_columns(entries: Sequence[Entry]) -> list[Column]:

@@ -9,10 +9,13 @@ seed, so rows scored on the same videos see the same draws, and the same inputs 
 numbers. pandas and the bootstrap are imported on first use, so the command line can read the
 defaults here without them.
 
-A CI is only shown when the per-sample rows reproduce the summary value: a headline that is not a
-per-sample statistic (ReVOS: the mean of two subset means; Ref-DAVIS: the mean of annotator-slot
-means) gets none, with the reason, rather than an interval around a different number. Reported
-paper rows and results files without per-sample rows carry none either, and say so.
+J, F and J&F are resampled over the rows the protocol's headline averages, grouped as it groups
+them (``Protocol.headline_rows``): per-object rows for the DAVIS protocols, the mean of the
+annotator-slot means for Ref-DAVIS, the mean of the referring and reasoning subset means for ReVOS.
+gIoU and cIoU are per-sample statistics for every protocol. A CI is only shown when the resampled
+statistic reproduces the summary value, so an interval is never around a different number (a
+results file whose rows and summary disagree gets none, with the reason). Reported paper rows and
+results files without per-sample rows carry none either, and say so.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from reasonvos.evaluators.headline_rows import HEADLINE_METRICS, PER_SAMPLE, HeadlineRows
 
 from .store import Entry
 
@@ -108,6 +113,22 @@ def sample_frame(entry: Entry) -> pd.DataFrame | None:
     return frame if "video" in frame else None
 
 
+def metric_rows(entry: Entry, metric: str, per_sample: pd.DataFrame | None) -> tuple[pd.DataFrame | None, HeadlineRows]:
+    """The rows ``metric``'s summary value averages, and their grouping: the protocol's headline
+    rows for J, F and J&F, the per-sample rows otherwise."""
+    from reasonvos.evaluators.compare import headline_rows
+
+    rows = headline_rows(entry.protocol) if metric in HEADLINE_METRICS else PER_SAMPLE
+    if rows.table != "per_object":
+        return per_sample, rows
+    if per_sample is None or not entry.per_object:
+        return None, rows
+    import pandas as pd
+
+    frame = pd.DataFrame(entry.per_object)
+    return (frame if "video" in frame else None), rows
+
+
 def _columns_ok(frame: pd.DataFrame, metric: str) -> bool:
     need = ("I", "U") if metric in ("gIoU", "cIoU") else (metric,)
     return all(c in frame and frame[c].notna().all() for c in need)
@@ -123,8 +144,12 @@ def row_uncertainty(entry: Entry, settings: Settings, metrics: Sequence[str] = C
         return RowUncertainty(note=NO_ROWS)
     from reasonvos.evaluators.compare import bootstrap_ci
 
-    wanted = [m for m in metrics if entry.value(m) is not None and _columns_ok(frame, m)]
-    found = bootstrap_ci(frame, wanted, resamples=settings.resamples, seed=settings.seed)
+    found: dict[str, tuple[float, float, float]] = {}
+    for metric in metrics:
+        rows_frame, rows = metric_rows(entry, metric, frame)
+        if entry.value(metric) is not None and rows_frame is not None and _columns_ok(rows_frame, metric):
+            found.update(bootstrap_ci(rows_frame, [metric], resamples=settings.resamples, seed=settings.seed,
+                                      rows=rows))
     out = RowUncertainty()
     skipped = []
     for metric in metrics:
@@ -137,8 +162,8 @@ def row_uncertainty(entry: Entry, settings: Settings, metrics: Sequence[str] = C
             continue
         out.ci[metric] = Interval(summary, got[1], got[2])
     if skipped:
-        out.note = (f"no CI for {', '.join(skipped)}: the summary value is not the statistic of the "
-                    "per-sample rows (e.g. a mean of subset or slot means) or they lack its values")
+        out.note = (f"no CI for {', '.join(skipped)}: the rows of the results file do not reproduce the "
+                    "summary value, or lack its values")
     return out
 
 
@@ -151,14 +176,27 @@ def headline_metric(table: Table) -> str | None:
     return next((m for m in PRIMARY_METRICS if m in present), None)
 
 
-def _aligned(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Both tables in one key order, or None when their sample sets differ."""
-    ka, kb = a["key"].astype(str), b["key"].astype(str)
-    if ka.duplicated().any() or kb.duplicated().any() or set(ka) != set(kb):
+def _paired_rows(entry: Entry, ref: Entry, frame: pd.DataFrame, ref_frame: pd.DataFrame, metric: str,
+                 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, tuple[str, ...]]:
+    """Both entries' rows for ``metric`` and the columns that pair them."""
+    a, rows = metric_rows(entry, metric, frame)
+    b, _ = metric_rows(ref, metric, ref_frame)
+    return a, b, rows.key
+
+
+def _aligned(a: pd.DataFrame | None, b: pd.DataFrame | None, key: tuple[str, ...] = ("key",),
+             ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Both tables in one order of their ``key`` columns, or None when their row sets differ."""
+    from reasonvos.evaluators.compare import align_rows
+
+    from reasonvos.errors import InputError
+
+    if a is None or b is None or not all(c in a and c in b for c in key):
         return None
-    order = sorted(ka)
-    return (a.assign(key=ka).set_index("key").loc[order].reset_index(),
-            b.assign(key=kb).set_index("key").loc[order].reset_index())
+    try:
+        return align_rows(a, b, key)
+    except InputError:
+        return None
 
 
 def table_uncertainty(table: Table, settings: Settings) -> TableUncertainty | None:
@@ -192,10 +230,12 @@ def table_uncertainty(table: Table, settings: Settings) -> TableUncertainty | No
             row.versus_note = REPORTED
         elif metric not in row.ci:
             row.versus_note = row.note or NO_ROWS
-        elif (pair := _aligned(frames[i], frames[ref])) is None:
+        elif (pair := _aligned(*_paired_rows(entry, table.rows[ref], frames[i], frames[ref], metric))) is None:
             row.versus_note = f"scored on other samples than {ref_label}: no paired difference"
         else:
-            c = compare_tables(*pair, resamples=settings.resamples, seed=settings.seed, metrics=(metric,))[metric]
+            rows_spec = metric_rows(entry, metric, frames[i])[1]
+            c = compare_tables(*pair, resamples=settings.resamples, seed=settings.seed, metrics=(metric,),
+                               rows=rows_spec)[metric]
             row.versus = VersusBest(ref_label, c.diff, c.ci_low, c.ci_high, c.p_value)
     return result
 

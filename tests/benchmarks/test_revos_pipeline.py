@@ -51,3 +51,27 @@ def test_a_scored_method_sits_beside_the_published_revos_numbers(tmp_path):
     visa = next(e for e in table.rows if e.method == "VISA(IT)-13B")
     assert visa.value("J&F") == pytest.approx(0.509)
     assert "reprinting VISA" in visa.provenance.source
+
+
+def test_a_measured_revos_row_has_a_ci_around_its_reported_overall(tmp_path):
+    """Overall J&F is the mean of the referring and reasoning means; the row's CI resamples videos
+    and recomputes exactly that (it used to be left out as "not a per-sample statistic")."""
+    from reasonvos.leaderboard.uncertainty import Settings, row_uncertainty
+
+    fx = write_revos(tmp_path / "data", jpeg=False)
+    bench = load_benchmark("revos", fx.root)
+    pred = tmp_path / "pred"
+    for n, s in enumerate(bench.samples):
+        for frame in bench.videos[s.video_id].frames:
+            d = pred / s.video_id / s.exp_id
+            d.mkdir(parents=True, exist_ok=True)
+            mask = bench.gt_mask(s, frame) if n % 2 == 0 else np.zeros_like(bench.gt_mask(s, frame))
+            Image.fromarray(mask.astype(np.uint8) * 255).save(d / f"{frame}.png")
+    results = tmp_path / "results"
+    assert main(["score", "revos", "--root", str(fx.root), "--pred", str(pred), "--workers", "1",
+                 "--method", "Half", "--json", str(results / "half.json"), "--quiet"]) == 0
+    board = build_leaderboard([results], tmp_path / "board", include_reported=False)
+    [row] = [e for t in board.tables if t.benchmark == "revos" for e in t.rows]
+    u = row_uncertainty(row, Settings(resamples=200, seed=0))
+    assert u.ci["J&F"].value == pytest.approx(row.value("J&F"), abs=1e-12)
+    assert u.ci["J&F"].low <= row.value("J&F") <= u.ci["J&F"].high

@@ -89,10 +89,10 @@ def test_the_same_seed_gives_the_same_interval_and_another_seed_another(tmp_path
     assert uncertainty.row_uncertainty(e, Settings(SETTINGS.resamples, seed=8)).ci["J&F"] != first
 
 
-def test_no_ci_where_the_summary_is_not_the_per_sample_statistic_or_there_are_no_rows(tmp_path):
-    # results_json's summary J&F (0.5) is not the mean of its per-sample J&F: e.g. a mean of subset means
+def test_no_ci_where_the_rows_do_not_reproduce_the_summary_or_there_are_no_rows(tmp_path):
+    # results_json's summary J&F (0.5) is not the mean of its per-sample J&F (an edited or foreign file)
     u = uncertainty.row_uncertainty(entry(tmp_path, results_json("Subsets", 0.5), "a.json"), SETTINGS)
-    assert "J&F" not in u.ci and "J&F" in u.note and "not the statistic of the per-sample rows" in u.note
+    assert "J&F" not in u.ci and "J&F" in u.note and "do not reproduce the summary value" in u.note
     old = entry(tmp_path, results_json("Old", 0.5, per_sample=[]), "b.json")
     assert uncertainty.row_uncertainty(old, SETTINGS).ci == {}
     assert uncertainty.row_uncertainty(old, SETTINGS).note == uncertainty.NO_ROWS
