@@ -30,7 +30,8 @@ XMem2's pinned version, had no antialiasing on tensors; today's default is on); 
 
 Run: ``python perf/parity_xmem2.py --xmem2-repo /tmp/xmem2 [--frames 30 --seed 0]``
 (``fetch github:mbzuai-metaverse/XMem2``, then ``git --git-dir=<path> archive HEAD | tar -x -C
-/tmp/xmem2``). Prints max |diff| per stage and PASS/FAIL against ``--tol``; exit status 1 on any FAIL.
+/tmp/xmem2``). ``--exact-softmax`` builds ours with the original's top-k softmax formula and
+compares at tolerance 0. Prints max |diff| per stage and PASS/FAIL against ``--tol``; exit status 1 on any FAIL.
 """
 
 from __future__ import annotations
@@ -209,8 +210,8 @@ def run_original_core(x2, net, cfg, xs, refs_small, order):
     return preload, probs, core
 
 
-def run_ours(net, cfg, xs, refs_small, size):
-    core = XMemCore(net, xmem2_config(size=size, amp=False, **DIMS, **cfg), references=True)
+def run_ours(net, cfg, xs, refs_small, size, exact=False):
+    core = XMemCore(net, xmem2_config(size=size, amp=False, exact_softmax=exact, **DIMS, **cfg), references=True)
     for t in sorted(refs_small):
         if core.memory.permanent.size == 0 and not refs_small[t].any():
             continue
@@ -260,8 +261,12 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size", type=int, default=96, help="shorter side after resizing (480 in XMem2)")
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--exact-softmax", action="store_true",
+                    help="ours with the original's top-k softmax formula; tolerance 0 (bit-exact)")
     ap.add_argument("--commit", default=None, help="commit of the checkout to print (git archive copies have none)")
     args = ap.parse_args()
+    if args.exact_softmax:
+        args.tol = 0.0
     torch.set_num_threads(2)
     x2 = import_xmem2(args.xmem2_repo.resolve())
     try:
@@ -289,14 +294,15 @@ def main() -> int:
         compare_stages(rep, net0, net1, rng)
         for name, cfg in CONFIGS.items():
             pre0, p0, core0 = run_original_core(x2, net0, cfg, xs, refs_small, sorted(refs_small))
-            pre1, p1, core1 = run_ours(net1, cfg, xs, refs_small, args.size)
+            pre1, p1, core1 = run_ours(net1, cfg, xs, refs_small, args.size, args.exact_softmax)
             rep.line(f"preload: permanent key/shrinkage/value [{name}]",
                      worst([maxdiff(a, b) for a, b in zip(pre0, pre1, strict=True)]),
                      f"  ({pre1[0].shape[-1]} elements)")
             rep.line(f"forward pass, {n} frames [{name}]", worst([maxdiff(a, b) for a, b in zip(p0, p1, strict=True)]),
                      f"  (long-term {core1.memory.long.size} vs {core0.memory.long_mem.size if core0.memory.long_mem.engaged() else 0}, "
                      f"working {core1.memory.work.size} vs {core0.memory.temporary_work_mem.size})")
-        prop = XMemPropagator.from_network(net1, xmem2_config(size=args.size, amp=False, **DIMS), "cpu")
+        prop = XMemPropagator.from_network(
+            net1, xmem2_config(size=args.size, amp=False, exact_softmax=args.exact_softmax, **DIMS), "cpu")
         ours = prop.propagate_refs(frames, refs)
         theirs = run_on_video(x2, weights, frames, refs, args.size, Path(tmp))
         bad = sum(int((a != b).sum()) for a, b in zip(theirs, ours, strict=True))
