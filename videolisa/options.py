@@ -48,6 +48,9 @@ class VideoLisaOptions:
         None, "the official XMem.pth (GitHub release v1.0; XMem2 uses it unchanged)", group=POST_GROUP)
     propagation_size: int = option(
         480, "shorter side XMem2 works at (default {default}, XMem2's; -1: original)", group=POST_GROUP)
+    xmem_exact_softmax: bool = option(
+        False, "XMem's original top-k softmax formula (unstable; bit-exact with the original code) instead "
+        "of the stable one", group=POST_GROUP)
     keep_raw: str | None = option(
         None, "also write VideoLISA's unrefined masks to this folder, in the benchmark's layout", metavar="DIR",
         group=POST_GROUP)
@@ -60,7 +63,9 @@ class VideoLisaOptions:
         if self.sam_batch_size < 1:
             raise OptionError(f"{label('sam_batch_size')} must be at least 1, got {self.sam_batch_size}")
         if self.post_optimize == "none":
-            for name in ("xmem_weights", "keep_raw"):
+            for name in ("xmem_weights", "keep_raw", "xmem_exact_softmax"):
+                if name == "xmem_exact_softmax" and not self.xmem_exact_softmax:
+                    continue
                 if getattr(self, name) is not None:
                     raise OptionError(f"{label(name)} needs --post-optimize xmem2")
         elif self.xmem_weights is None and self.tiny_random is None:

@@ -226,9 +226,11 @@ def _post_optimizer(options, device: str) -> XMem2PostOptimizer | None:
     from reasonvos.baselines.xmem import XMemPropagator, xmem2_config
 
     if options.tiny_random is not None and options.xmem_weights is None:
-        config = xmem2_config(size=options.propagation_size, key_dim=16, value_dim=32, hidden_dim=8)
+        config = xmem2_config(size=options.propagation_size, exact_softmax=options.xmem_exact_softmax,
+                              key_dim=16, value_dim=32, hidden_dim=8)
         propagator = XMemPropagator(None, config, device=device, seed=options.tiny_random)
     else:
-        propagator = XMemPropagator(options.xmem_weights, xmem2_config(size=options.propagation_size), device=device)
+        config = xmem2_config(size=options.propagation_size, exact_softmax=options.xmem_exact_softmax)
+        propagator = XMemPropagator(options.xmem_weights, config, device=device)
     sparse = options.num_frames_sparse
     return XMem2PostOptimizer(propagator, sparse, dense_positions(sparse, options.num_frames_dense))
