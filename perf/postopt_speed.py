@@ -7,11 +7,12 @@ and prints per sample: the VideoLISA stages (decode, CLIP, SAM encoder, LLM, mas
 post-optimisation stage, and their ratio; decode calls prove the video is decoded once per video.
 Runs are interleaved ``--repeat`` times and the best of each is kept (background load hits all).
 
-Tiny models make VideoLISA itself cheap, so the fraction here is an upper bound of what the real
-3.8B model would show; XMem's cost grows with ``--propagation-size`` (480 in XMem2), so both 480 and
-the frames' own size (-1) are measured.
+Tiny models make VideoLISA itself cheap (its SAM and CLIP are tiny), while the tiny XMem keeps
+XMem's full ResNet-50/18 trunks; the fraction here is therefore far above what the real 3.8B model
+would show. XMem's cost grows with ``--propagation-size`` (480 in XMem2, which upsamples the
+sample's small frames): ``--sizes -1 480`` measures both (480 takes minutes on 2 CPU cores).
 
-Run: ``python perf/postopt_speed.py [--repeat 2 --videos 2]``.
+Run: ``python perf/postopt_speed.py [--repeat 1 --videos 1 --sizes -1]``.
 """
 
 from __future__ import annotations
@@ -42,13 +43,16 @@ def run(bench, out: Path, **options) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--videos", type=int, default=2, help="videos of the embedded sample (shortest first)")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--videos", type=int, default=1, help="videos of the embedded sample (shortest first)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[-1],
+                    help="--propagation-size values to measure (-1: the frames' own size)")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    variants = {"VideoLISA alone": {},
-                "+ xmem2 at 480": {"post_optimize": "xmem2", "propagation_size": 480},
-                "+ xmem2 at own size": {"post_optimize": "xmem2", "propagation_size": -1}}
+    variants: dict[str, dict] = {"VideoLISA alone": {}}
+    for size in args.sizes:
+        label = "own size" if size == -1 else str(size)
+        variants[f"+ xmem2 at {label}"] = {"post_optimize": "xmem2", "propagation_size": size}
     with tempfile.TemporaryDirectory() as tmp:
         scenes = sorted(sample_scenes(), key=lambda s: len(s.frames))[: args.videos]
         root = write_sample_benchmark(Path(tmp) / "sample", scenes)
