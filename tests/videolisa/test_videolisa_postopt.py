@@ -120,6 +120,29 @@ def test_keep_raw_inside_the_prediction_folder_is_refused(sample_root, tmp_path,
     assert "must be apart from the prediction folder" in capsys.readouterr().err
 
 
+def test_restart_clears_both_folders_and_the_notes(sample_root, tmp_path):
+    pred, raw = tmp_path / "pred", tmp_path / "raw"
+    args = [*POST, "--keep-raw", str(raw)]
+    assert infer(sample_root, pred, *args) == 0
+    before = read_notes(pred)
+    assert infer(sample_root, pred, *args, "--restart") == 0
+    assert read_notes(pred) == before  # logged once more after the restart, not appended to the old log
+    assert len(list(pred.glob(".reasonvos-infer-notes.*.jsonl"))) == 1
+    assert len((pred / ".reasonvos-infer-notes.0.jsonl").read_text().splitlines()) == len(before)
+
+
+def test_segment_refuses_keep_raw(tmp_path, capsys):
+    video = tmp_path / "frames"
+    video.mkdir()
+    from PIL import Image
+
+    for i in range(3):
+        Image.fromarray(frames(1)[0]).save(video / f"{i:05d}.jpg")
+    assert main(["segment", "--model", "videolisa", "--video", str(video), "--text", "the cat", "--out",
+                 str(tmp_path / "out"), *TINY[:-1], *POST, "--keep-raw", str(tmp_path / "raw")]) == 1
+    assert "--keep-raw applies to reasonvos infer" in capsys.readouterr().err
+
+
 # -- the segmenter and the post-optimiser, directly --------------------------------------------------
 
 
