@@ -13,12 +13,20 @@ every referring expression is an independent run, so all objects are known on th
 - Sensory memory (hidden state) is updated on every frame and deep-updated on memory frames.
 
 Propagation from a key frame k runs two fresh memories, over k..T-1 and over k..0 (docs/models.md#bidirectional-propagation).
+
+Multi-reference propagation (XMem2 / XMem++, VideoLISA's post-optimisation; docs/models.md#xmem2):
+:meth:`XMemPropagator.propagate_refs` preloads every reference frame into a *permanent* memory
+(never consolidated, evicted or usage-counted), then runs one forward pass over all frames. The
+readout takes one top-k softmax over [long-term, working, permanent]; consolidation may take every
+working frame but the newest ``min_mid_term_frames`` (there is no reference frame to spare); a
+reference frame outputs its own mask and re-anchors the sensory memory but is not stored again.
+The single-reference path above is untouched by it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -31,6 +39,15 @@ import torch.nn.functional as F
 from reasonvos.errors import InputError
 
 from .xmem_modules import XMemNetwork, aggregate, load_xmem_weights
+
+
+class EmptyReferencesError(InputError):
+    """Every reference mask given to :meth:`XMemPropagator.propagate_refs` is empty (XMem2 raises
+    ``ValueError("No valid masks provided!")``); callers decide the policy."""
+
+    def __init__(self, frames: Sequence[int]) -> None:
+        super().__init__(None, f"all {len(frames)} reference masks are empty (frames {list(frames)})")
+
 
 IMAGE_MEAN = (0.485, 0.456, 0.406)
 IMAGE_STD = (0.229, 0.224, 0.225)
@@ -50,6 +67,9 @@ class XMemConfig:
     max_long_term_elements: int = 10000
     size: int = 480  # shorter side; -1 keeps the original resolution
     amp: bool = True  # fp16 autocast on CUDA, as the original's default
+    # the original's top-k softmax (exp without subtracting the maximum; the stable form only for
+    # queries where it would give NaN): bit-exact with the original on demand, off by default
+    exact_softmax: bool = False
     # dimensions of a randomly initialised network (weights decide them otherwise)
     key_dim: int = 64
     value_dim: int = 512
@@ -65,6 +85,16 @@ class XMemConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+#: XMem2's ``VIDEO_INFERENCE_CONFIG`` differs from XMem's ``eval.py`` in ``mem_every`` only
+#: (docs/models.md#xmem2-settings); its AMP is always on, which ``amp=True`` already gives on CUDA
+XMEM2_OVERRIDES: dict[str, int] = {"mem_every": 10}
+
+
+def xmem2_config(**overrides) -> XMemConfig:
+    """XMem2's inference settings (``mem_every`` 10, the rest XMem's), with ``overrides``."""
+    return XMemConfig(**{**XMEM2_OVERRIDES, **overrides})
 
 
 class FrameSource(Protocol):
@@ -97,12 +127,30 @@ def similarity(mem_key, mem_shrinkage, query_key, query_selection) -> torch.Tens
     return sim / math.sqrt(ck)
 
 
-def softmax_affinity(sim: torch.Tensor, top_k: int | None) -> torch.Tensor:
-    """Softmax over memory (dim 1), restricted to each query's ``top_k`` best memory elements."""
+def _original_softmax(x: torch.Tensor, top_k: bool) -> torch.Tensor:
+    """The original ``do_softmax`` formulas: with top-k, ``exp(x) / sum`` without subtracting the
+    maximum (it overflows or underflows to NaN on large similarities); without, ``exp(x - max) / sum``.
+    Queries (columns) where the top-k formula gives a non-finite weight take the stable softmax."""
+    if not top_k:
+        e = torch.exp(x - x.max(dim=1, keepdim=True).values)
+        return e / e.sum(dim=1, keepdim=True)
+    e = x.exp()
+    weights = e / e.sum(dim=1, keepdim=True)
+    bad = ~torch.isfinite(weights).all(dim=1, keepdim=True)
+    if bool(bad.any()):
+        weights = torch.where(bad, F.softmax(x, dim=1), weights)
+    return weights
+
+
+def softmax_affinity(sim: torch.Tensor, top_k: int | None, exact: bool = False) -> torch.Tensor:
+    """Softmax over memory (dim 1), restricted to each query's ``top_k`` best memory elements.
+
+    ``exact`` uses the original's formulas (:func:`_original_softmax`) instead of ``F.softmax``.
+    """
     if top_k is None or top_k >= sim.shape[1]:
-        return F.softmax(sim, dim=1)
+        return _original_softmax(sim, top_k is not None) if exact else F.softmax(sim, dim=1)
     values, indices = torch.topk(sim, k=top_k, dim=1)
-    weights = F.softmax(values, dim=1)
+    weights = _original_softmax(values, True) if exact else F.softmax(values, dim=1)
     return torch.zeros_like(sim).scatter_(1, indices, weights)
 
 
@@ -149,17 +197,22 @@ class _Store:
 
 
 class MemoryBank:
-    """Working + long-term memory and the sensory hidden state of one propagation run.
+    """Working + long-term (+ permanent) memory and the sensory hidden state of one propagation run.
 
     Long-term usage is always counted (the original counts it only when the video is long enough
     to fill long-term memory; counting changes no output, and eviction can never hit an uncounted
     store).
+
+    ``permanent=True`` is XMem2's memory: references live in a permanent store that is read with
+    the others but never consolidated, evicted, counted or usage-recorded; consolidation starts at
+    working frame 0; stores keep float32 (XMem2's ``torch.cat`` promotion does the same under AMP).
     """
 
-    def __init__(self, config: XMemConfig) -> None:
+    def __init__(self, config: XMemConfig, permanent: bool = False) -> None:
         self.cfg = config
         self.work = _Store()
         self.long = _Store()
+        self.permanent: _Store | None = _Store() if permanent else None
         self.hidden: torch.Tensor | None = None
         self.frame_elements: int | None = None  # HW of one memory frame at stride 16
 
@@ -175,11 +228,17 @@ class MemoryBank:
             value = torch.cat([self.long.value, self.work.value], -1)
         else:
             key, shrinkage, value = self.work.key, self.work.shrinkage, self.work.value
-        affinity = softmax_affinity(similarity(key, shrinkage, qk, qe), self.cfg.top_k)
+        perm = self.permanent
+        if perm is not None and perm.size > 0:  # XMem2: [long, working, permanent] under one top-k
+            parts = [(s.key, s.shrinkage, s.value) for s in (self.long if use_long else None, self.work, perm)
+                     if s is not None and s.size > 0]
+            key, shrinkage, value = (torch.cat([p[i] for p in parts], -1) for i in range(3))
+        affinity = softmax_affinity(similarity(key, shrinkage, qk, qe), self.cfg.top_k, self.cfg.exact_softmax)
         if self.cfg.enable_long_term:
             usage = affinity.sum(2)
             n_long = self.long.size if use_long else 0
-            self.work.record_usage(usage[:, n_long:])
+            if self.work.size > 0:
+                self.work.record_usage(usage[:, n_long:n_long + self.work.size])
             if use_long:
                 self.long.record_usage(usage[:, :n_long])
         readout = value @ affinity.to(value.dtype)  # (K, Cv, Q)
@@ -190,7 +249,11 @@ class MemoryBank:
         if self.frame_elements is None:
             self.frame_elements = key.shape[-2] * key.shape[-1]
         sel = selection.flatten(2) if (selection is not None and self.cfg.enable_long_term) else None
-        self.work.add(key.flatten(2), shrinkage.flatten(2), sel, value[0].flatten(2))
+        key, shrinkage, value = key.flatten(2), shrinkage.flatten(2), value[0].flatten(2)
+        if self.permanent is not None:
+            key, shrinkage, value = key.float(), shrinkage.float(), value.float()
+            sel = None if sel is None else sel.float()
+        self.work.add(key, shrinkage, sel, value)
         if not self.cfg.enable_long_term:
             return
         if self.work.size >= self.cfg.max_mid_term_frames * self.frame_elements:
@@ -198,6 +261,16 @@ class MemoryBank:
             if self.long.size >= room:
                 self._evict(room)
             self._consolidate()
+
+    def add_permanent(self, key, shrinkage, value) -> None:
+        """Add one reference frame to the permanent store (float32; not counted towards the
+        consolidation trigger)."""
+        if self.permanent is None:
+            raise RuntimeError("this memory has no permanent store (MemoryBank(permanent=True))")
+        if self.frame_elements is None:
+            self.frame_elements = key.shape[-2] * key.shape[-1]
+        self.permanent.add(key.flatten(2).float(), shrinkage.flatten(2).float(), None,
+                           value[0].flatten(2).float())
 
     def _evict(self, max_size: int) -> None:
         """Drop the least used long-term elements (usage normalised by lifetime)."""
@@ -211,11 +284,15 @@ class MemoryBank:
     def _consolidate(self) -> None:
         """Turn the middle of working memory into prototypes and move them to long-term memory.
 
-        The reference frame (first HW elements) and the newest ``min_mid_term_frames - 1`` frames
-        stay in working memory.
+        XMem: the reference frame (first HW elements) and the newest ``min_mid_term_frames - 1``
+        frames stay in working memory. XMem2 (permanent store): the references are elsewhere, so
+        everything but the newest ``min_mid_term_frames`` frames is a candidate.
         """
         hw = self.frame_elements
-        start, end = hw, self.work.size - (self.cfg.min_mid_term_frames - 1) * hw
+        if self.permanent is not None:
+            start, end = 0, self.work.size - self.cfg.min_mid_term_frames * hw
+        else:
+            start, end = hw, self.work.size - (self.cfg.min_mid_term_frames - 1) * hw
         sl = slice(start, end)
         cand_key = self.work.key[..., sl]
         cand_shrinkage = self.work.shrinkage[..., sl]
@@ -228,7 +305,7 @@ class MemoryBank:
         proto_key = cand_key[..., proto]
         proto_selection = cand_selection[..., proto] if cand_selection is not None else None
         affinity = softmax_affinity(
-            similarity(cand_key, cand_shrinkage, proto_key, proto_selection), None
+            similarity(cand_key, cand_shrinkage, proto_key, proto_selection), None, self.cfg.exact_softmax
         )
         proto_value = cand_value @ affinity.to(cand_value.dtype)
         proto_shrinkage = cand_shrinkage @ affinity.to(cand_shrinkage.dtype)
@@ -267,12 +344,17 @@ class MemoryStats:
 
 
 class XMemCore:
-    """One propagation run: call :meth:`step` once per frame, the first time with the mask."""
+    """One propagation run: call :meth:`step` once per frame, the first time with the mask.
 
-    def __init__(self, net: XMemNetwork, config: XMemConfig) -> None:
+    ``references=True`` is XMem2's procedure: :meth:`preload` the reference frames first, then
+    :meth:`step` over every frame, passing each reference frame's mask again on its turn.
+    """
+
+    def __init__(self, net: XMemNetwork, config: XMemConfig, references: bool = False) -> None:
         self.net = net
         self.cfg = config
-        self.memory = MemoryBank(config)
+        self.references = references
+        self.memory = MemoryBank(config, permanent=references)
         self.t = -1
         self.last_memory_t = 0
         self.last_deep_t = -config.deep_update_every
@@ -288,12 +370,14 @@ class XMemCore:
         """
         cfg = self.cfg
         self.t += 1
-        if self.t == 0 and mask is None:
+        if self.references and self.memory.permanent.size == 0:
+            raise ValueError("preload at least one non-empty reference before the first step")
+        if self.t == 0 and mask is None and not self.references:
             raise ValueError("the first step needs the reference mask")
         image, pad = pad_to_multiple(image)
         image = image.unsqueeze(0)
         is_memory = ((self.t - self.last_memory_t >= cfg.mem_every) or mask is not None) and not end
-        need_segment = self.t > 0 and mask is None
+        need_segment = mask is None if self.references else (self.t > 0 and mask is None)
         sync = cfg.deep_update_every < 0
         deep = is_memory if sync else self.t - self.last_deep_t >= cfg.deep_update_every and not end
         normal_update = (not sync or not deep) and not end
@@ -309,23 +393,44 @@ class XMemCore:
                 self.memory.hidden = hidden
         else:
             mask, _ = pad_to_multiple(mask)
-            prob = aggregate(mask.to(feats[0].dtype), dim=0)
+            # XMem2 aggregates the mask as given (float32); XMem in the features' dtype
+            prob = aggregate(mask if self.references else mask.to(feats[0].dtype), dim=0)
             self.num_objects = mask.shape[0]
-            h, w = key.shape[-2:]
-            self.memory.hidden = torch.zeros(
-                1, self.num_objects, self.net.hidden_dim, h, w, device=key.device
-            )
+            if not self.references or self.memory.hidden is None:  # XMem2 keeps the sensory memory
+                self._zero_hidden(key)
         if is_memory:
             value, hidden = self.net.encode_value(
                 image, feats[0], self.memory.hidden, prob[1:].unsqueeze(0), deep
             )
-            self.memory.add(key, shrinkage, selection, value)
+            if not (self.references and mask is not None):  # XMem2: references are preloaded already
+                self.memory.add(key, shrinkage, selection, value)
+                self.memory_frames += 1
             self.last_memory_t = self.t
-            self.memory_frames += 1
             if deep:
                 self.memory.hidden = hidden
                 self.last_deep_t = self.t
         return unpad(prob, pad)
+
+    def _zero_hidden(self, key: torch.Tensor) -> None:
+        h, w = key.shape[-2:]
+        self.memory.hidden = torch.zeros(1, self.num_objects, self.net.hidden_dim, h, w, device=key.device)
+
+    def preload(self, image: torch.Tensor, mask: torch.Tensor) -> None:
+        """Put one reference frame (normalised (3, H, W) image, (K, H, W) mask) into permanent
+        memory, as XMem2's ``put_to_permanent_memory``: key, value without deep update (the
+        sensory memory, zeros when new, is not changed). Call it outside autocast (XMem2 does)."""
+        if not self.references:
+            raise RuntimeError("preload needs XMemCore(references=True)")
+        image, _ = pad_to_multiple(image)
+        image = image.unsqueeze(0)
+        key, shrinkage, _, feats = self.net.encode_key(image, need_shrinkage=True, need_selection=True)
+        mask, _ = pad_to_multiple(mask)
+        prob = aggregate(mask, dim=0)
+        self.num_objects = mask.shape[0]
+        if self.memory.hidden is None:
+            self._zero_hidden(key)
+        value, _ = self.net.encode_value(image, feats[0], self.memory.hidden, prob[1:].unsqueeze(0), False)
+        self.memory.add_permanent(key, shrinkage, value)
 
 
 # -- the propagator -------------------------------------------------------------------------------
@@ -482,3 +587,75 @@ class XMemPropagator:
         if missing:
             raise RuntimeError(f"propagation left frames {missing[:10]} without a mask")
         return out  # type: ignore[return-value]
+
+    def _reference_masks(self, frames: FrameSource, references: Mapping[int, np.ndarray]
+                         ) -> dict[int, np.ndarray]:
+        """The references as boolean masks in ascending frame order, checked against the video."""
+        n = len(frames)
+        if not references:
+            raise InputError(None, "propagation needs at least one reference frame")
+        refs: dict[int, np.ndarray] = {}
+        for t in sorted(references):
+            if not 0 <= t < n:
+                raise InputError(None, f"reference frame {t} is outside the video's {n} frames")
+            mask = np.asarray(references[t])
+            if mask.ndim != 2:
+                raise InputError(None, f"reference mask of frame {t} must be 2-D, got shape {mask.shape}")
+            refs[t] = mask != 0  # foreground = any non-zero value (0/255 and Ref-DAVIS's 0/100 alike)
+        if not any(m.any() for m in refs.values()):
+            raise EmptyReferencesError(list(refs))
+        return refs
+
+    def _frame_size(self, frames: FrameSource, t: int, size: tuple[int, int]) -> np.ndarray:
+        frame = frames[t]
+        shape = tuple(np.asarray(frame).shape[:2])
+        if shape != size:
+            raise InputError(None, f"frame {t} is {shape[0]}x{shape[1]} but frame 0 is {size[0]}x{size[1]}: "
+                                   "multi-reference propagation needs one frame size per video")
+        return frame
+
+    @torch.inference_mode()
+    def propagate_refs(self, frames: FrameSource, references: Mapping[int, np.ndarray]) -> list[np.ndarray]:
+        """Boolean masks for every frame from reference masks on any frames: XMem2's procedure
+        (docs/models.md#xmem2), one forward pass over ``0..T-1``.
+
+        References are preloaded into permanent memory in ascending frame order (XMem2 uses Python
+        set order; recorded deviation), in float32 outside autocast. An empty reference before the
+        first non-empty one is skipped, a later one is stored as a background-only reference (as
+        XMem2's mask mapper does in that order). Every reference frame outputs its own mask after
+        the working-resolution round trip. All references empty: :class:`EmptyReferencesError`.
+        Every frame must have frame 0's size (the sensory memory has one shape).
+        """
+        refs = self._reference_masks(frames, references)
+        n = len(frames)
+        size = tuple(np.asarray(frames[0]).shape[:2])
+        for t, mask in refs.items():
+            if mask.shape != size:
+                raise InputError(None, f"reference mask of frame {t} is {mask.shape[0]}x{mask.shape[1]} but the "
+                                       f"frames are {size[0]}x{size[1]}")
+        core = XMemCore(self.net, self.config, references=True)
+        preloaded = []
+        for t, mask in refs.items():
+            if not preloaded and not mask.any():
+                continue
+            image = self._image(self._frame_size(frames, t, size), t)
+            core.preload(image, self._mask(mask, tuple(image.shape[-2:])))
+            preloaded.append(t)
+        out: list[np.ndarray] = []
+        peak_work = peak_long = 0
+        with self._autocast():
+            for t in range(n):
+                image = self._image(self._frame_size(frames, t, size), t)
+                mask = self._mask(refs[t], tuple(image.shape[-2:])) if t in refs else None
+                prob = core.step(image, mask, end=(t == n - 1))
+                peak_work = max(peak_work, core.memory.work.size)
+                peak_long = max(peak_long, core.memory.long.size)
+                if tuple(prob.shape[-2:]) != size:
+                    prob = F.interpolate(prob[None].float(), size=size, mode="bilinear", align_corners=False)[0]
+                out.append((prob.argmax(0) == 1).cpu().numpy())
+        info = {"direction": "forward", "frames": n, "references": list(refs), "preloaded": preloaded,
+                "frame_elements": core.memory.frame_elements or 0, "peak_working": peak_work,
+                "peak_long_term": peak_long, "peak_permanent": core.memory.permanent.size,
+                "memory_frames": core.memory_frames}
+        self.last_stats = MemoryStats(info["frame_elements"], peak_work, peak_long, core.memory_frames, [info])
+        return out

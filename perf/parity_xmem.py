@@ -15,9 +15,21 @@ that file through our real loader (:func:`load_xmem_weights`), and compares, on 
   configurations: the ``eval.py`` defaults, a small one that forces working-memory consolidation and
   long-term eviction, and one without long-term memory with unsynchronised deep updates;
 - the final masks: the original ``eval.py`` post-processing (bilinear upsampling + argmax) against
-  our ``XMemPropagator.propagate`` from key frame 0.
+  our ``XMemPropagator.propagate`` from key frame 0, with the foreground fraction of the masks;
+- the key-frame output path: ``eval.py`` writes the key frame's 480p round trip of the given mask;
+  our ``XMemCore`` step 0 gives the same probabilities (compared exactly after upsampling), while
+  ``propagate`` returns the given mask itself (the pixels where that differs are printed);
+- the per-video usage-counting switch: ``enable_long_term_count_usage`` is set per video as
+  ``eval.py`` computes it (off for short videos); ours always counts, so one case runs the original
+  both ways;
+- a case whose masks are neither nearly empty nor nearly full: a copy of the network whose decoder
+  output bias is shifted by the median logit (random weights otherwise give ~5% foreground).
 
-Run: ``python perf/parity_xmem.py --xmem-repo /tmp/xmem [--frames 40 --seed 0]``.
+``--exact-softmax`` builds ours with ``XMemConfig(exact_softmax=True)``, the original's unstable
+top-k formula, and then compares every stage at tolerance 0 (bit-exact on demand); without it ours
+uses the stable softmax (the default) and differs by float rounding (~1e-6).
+
+Run: ``python perf/parity_xmem.py --xmem-repo /tmp/xmem [--frames 40 --seed 0] [--exact-softmax]``.
 Prints the maximum absolute difference per stage and PASS/FAIL against ``--tol`` (default 1e-4;
 observed values are ~1e-6). Exit status 1 on any FAIL.
 """
@@ -26,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import io
 import subprocess
 import sys
@@ -102,6 +115,28 @@ def build_original(orig, seed: int, scale_keys: bool = True):
             net.key_proj.d_proj.weight.mul_(0.01)
             net.key_proj.d_proj.bias.zero_()
     return net.eval()
+
+
+def balanced(orig, orig_net, frames: list[np.ndarray], size: int):
+    """A copy of ``orig_net`` whose decoder output bias is shifted by the median logit of a few
+    frames segmented from the key frame: masks about half foreground instead of ~5%."""
+    net = copy.deepcopy(orig_net)
+    h, w = frames[0].shape[:2]
+    reader = types.SimpleNamespace(size=size)
+    mask = orig.VideoReader.resize_mask(reader, torch.from_numpy(key_mask(h, w, 0)[None, None].astype(np.float32)))[0]
+    config = dict(CONFIGS["eval.py defaults"], hidden_dim=64, key_dim=64, value_dim=512,
+                  enable_long_term_count_usage=True)
+    core = orig.inference_core.InferenceCore(net, config=config)
+    core.set_all_labels([1])
+    logits = []
+    hook = net.decoder.pred.register_forward_hook(lambda m, i, o: logits.append(o.detach().flatten()))
+    for t, f in enumerate(frames[:4]):
+        x = original_preprocess(orig, f, size)
+        core.step(x, mask, [1]) if t == 0 else core.step(x)
+    hook.remove()
+    with torch.no_grad():
+        net.decoder.pred.bias.sub_(torch.cat(logits).median())
+    return net
 
 
 def maxdiff(a, b) -> float:
@@ -209,11 +244,20 @@ def original_preprocess(orig, frame: np.ndarray, size: int) -> torch.Tensor:
     return tf(Image.fromarray(frame))
 
 
+def eval_py_counts_usage(cfg: dict, num_frames: int) -> bool:
+    """``eval.py``'s per-video switch: count long-term usage only if the video can fill it."""
+    return cfg["enable_long_term"] and (
+        num_frames / (cfg["max_mid_term_frames"] - cfg["min_mid_term_frames"]) * cfg["num_prototypes"]
+        >= cfg["max_long_term_elements"])
+
+
 def compare_propagation(rep: Report, orig, orig_net, ours_net, name: str, cfg: dict,
-                        frames: list[np.ndarray], size: int) -> None:
+                        frames: list[np.ndarray], size: int, exact: bool = False,
+                        count_usage: bool | None = None) -> None:
     h, w = frames[0].shape[:2]
     mask = key_mask(h, w, len(frames))
-    prop = XMemPropagator.from_network(ours_net, XMemConfig(size=size, amp=False, **cfg), device="cpu")
+    ours_cfg = XMemConfig(size=size, amp=False, exact_softmax=exact, **cfg)
+    prop = XMemPropagator.from_network(ours_net, ours_cfg, device="cpu")
 
     # preprocessing
     pre = worst([maxdiff(original_preprocess(orig, f, size), prop._image(f, i))
@@ -228,10 +272,11 @@ def compare_propagation(rep: Report, orig, orig_net, ours_net, name: str, cfg: d
 
     # frame-by-frame inference cores
     config = dict(cfg, hidden_dim=64, key_dim=64, value_dim=512)
-    config["enable_long_term_count_usage"] = cfg["enable_long_term"]
+    counting = eval_py_counts_usage(cfg, len(frames)) if count_usage is None else count_usage
+    config["enable_long_term_count_usage"] = counting
     core0 = orig.inference_core.InferenceCore(orig_net, config=config)
     core0.set_all_labels([1])
-    core1 = XMemCore(ours_net, XMemConfig(size=size, amp=False, **cfg))
+    core1 = XMemCore(ours_net, ours_cfg)
     diffs, probs0 = [], []
     for t, f in enumerate(frames):
         x = original_preprocess(orig, f, size)
@@ -244,20 +289,27 @@ def compare_propagation(rep: Report, orig, orig_net, ours_net, name: str, cfg: d
             p1 = core1.step(x, end=end)
         diffs.append(maxdiff(p0, p1))
         probs0.append(p0)
+        if t == 0:
+            key1 = p1
     lt = core1.memory.long.size
     rep.line(f"propagation [{name}], {len(frames)} frames", worst(diffs),
-             f"  (ours: long-term {lt} elements, working {core1.memory.work.size})")
+             f"  (ours: long-term {lt} elements, working {core1.memory.work.size}; original counts "
+             f"long-term usage: {counting})")
 
-    # final masks: eval.py post-processing vs our propagate()
-    masks0 = [mask] + [
-        (F.interpolate(p.unsqueeze(1), (h, w), mode="bilinear", align_corners=False)[:, 0]
-         .max(0).indices == 1).numpy() for p in probs0[1:]
-    ]
+    # final masks: eval.py post-processing (also on the key frame) vs our propagate()
+    def upsampled(p):
+        return (F.interpolate(p.unsqueeze(1), (h, w), mode="bilinear", align_corners=False)[:, 0]
+                .max(0).indices == 1).numpy()
+
+    masks0 = [upsampled(p) for p in probs0]
     masks1 = prop.propagate(frames, 0, mask)
-    bad = sum(int((a != b).sum()) for a, b in zip(masks0, masks1, strict=True))
-    rep.exact(f"final masks [{name}] (eval.py upsample+argmax vs propagate)", bad, len(frames) * h * w)
+    bad = sum(int((a != b).sum()) for a, b in zip(masks0[1:], masks1[1:], strict=True))
+    rep.exact(f"final masks [{name}] (eval.py upsample+argmax vs propagate)", bad, (len(frames) - 1) * h * w)
+    rep.exact(f"key-frame output [{name}] (eval.py round trip vs XMemCore step 0)",
+              int((masks0[0] != upsampled(key1)).sum()), h * w)
     fg = np.mean([m.mean() for m in masks1[1:]])
-    print(f"      (mean foreground fraction of the propagated masks: {fg:.3f})")
+    print(f"      (mean foreground fraction of the propagated masks: {fg:.3f}; propagate returns the given key "
+          f"mask, {int((masks0[0] != masks1[0]).sum())} pixels from eval.py's round trip)")
 
 
 def unscaled_note(orig, seed: int, frames: list[np.ndarray], size: int, tmp: Path) -> None:
@@ -292,9 +344,13 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size", type=int, default=96, help="shorter side after resizing (480 in eval.py)")
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--exact-softmax", action="store_true",
+                    help="ours with the original's top-k softmax formula; tolerance 0 (bit-exact)")
     ap.add_argument("--commit", default=None,
                     help="commit of the checkout to print when it is not a git work tree (git archive)")
     args = ap.parse_args()
+    if args.exact_softmax:
+        args.tol = 0.0
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
     orig = import_original(args.xmem_repo.resolve())
@@ -305,7 +361,8 @@ def main() -> int:
         commit = "(not a git work tree)"
     commit = args.commit or commit
     print(f"original XMem: {args.xmem_repo} @ {commit}; torch {torch.__version__}; CPU fp32; "
-          f"seed {args.seed}; tolerance {args.tol:g}")
+          f"seed {args.seed}; tolerance {args.tol:g}; our softmax: "
+          f"{'the original formula (exact_softmax)' if args.exact_softmax else 'stable (default)'}")
     rep = Report(args.tol)
     rng = np.random.default_rng(args.seed)
     orig_net = build_original(orig, args.seed)
@@ -318,8 +375,18 @@ def main() -> int:
         compare_stages(rep, orig_net, ours, rng)
         compare_single_object(rep, orig, orig_net, Path(tmp), rng)
         frames = smooth_frames(rng, args.frames, 108, 150)
+        exact = args.exact_softmax
         for name, cfg in CONFIGS.items():
-            compare_propagation(rep, orig, orig_net, ours, name, cfg, frames, args.size)
+            compare_propagation(rep, orig, orig_net, ours, name, cfg, frames, args.size, exact)
+        defaults = CONFIGS["eval.py defaults"]
+        compare_propagation(rep, orig, orig_net, ours, "eval.py defaults, usage counted", defaults, frames,
+                            args.size, exact, count_usage=True)
+        net_b = balanced(orig, orig_net, frames, args.size)
+        torch.save(net_b.state_dict(), Path(tmp) / "xmem_balanced.pth")
+        ours_b = load_xmem_weights(Path(tmp) / "xmem_balanced.pth").eval()
+        for name in ("eval.py defaults", "long-term stress"):
+            compare_propagation(rep, orig, net_b, ours_b, f"{name}, balanced masks", CONFIGS[name], frames,
+                                args.size, exact)
         unscaled_note(orig, args.seed, frames, args.size, Path(tmp))
     print("PASS" if rep.failed == 0 else f"FAIL ({rep.failed} stages)")
     return 0 if rep.failed == 0 else 1

@@ -72,4 +72,6 @@ def run(args: argparse.Namespace) -> int:
     shard = f" [shard {stats.rank + 1}/{stats.world_size}]" if stats.world_size > 1 else ""
     print(f"{model.name}{note} on {benchmark.name} ({len(benchmark.samples)} samples){shard}: "
           f"wrote {stats.written}, skipped {stats.skipped} already complete -> {args.out}")
+    for note, counts in stats.notes.items():  # e.g. post-optimisation that left masks unrefined
+        print(f"  {note}: " + ", ".join(f"{value} {n}" for value, n in counts.items()))
     return 0

@@ -12,6 +12,12 @@ each difference. Each rank logs the sample folders it renames into place
 (``.reasonvos-infer-written.<rank>.jsonl``, written before the rename), so a restart removes exactly
 those and refuses a folder holding anything else. A non-empty folder without a manifest is never
 filled: its files are someone else's.
+
+Models may note facts about a sample (:meth:`VideoSegmenter.take_notes`, e.g. post-optimisation
+left its masks unrefined): each rank logs them (``.reasonvos-infer-notes.<rank>.jsonl``), and the
+manifest's ``sample_notes`` counts them over every log when a rank finishes. A model whose options
+ask to keep its unrefined masks (``keep_raw``) gets a second prediction folder, owned and resumed
+by the same rules, with the same manifest marked ``"predictions": "unrefined"``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -38,6 +44,8 @@ from reasonvos.masks import encode_binary_png
 RUN_INFO_NAME = ".reasonvos-infer.json"
 #: per-rank logs of the sample folders the runner renamed into place (``--restart`` removes only those)
 WRITTEN_LOG_GLOB = ".reasonvos-infer-written.*.jsonl"
+#: per-rank logs of what models noted about samples (:meth:`VideoSegmenter.take_notes`)
+NOTES_LOG_GLOB = ".reasonvos-infer-notes.*.jsonl"
 _END = object()
 
 
@@ -47,6 +55,8 @@ class RunStats:
     skipped: int = 0
     rank: int = 0
     world_size: int = 1
+    #: note -> value -> samples, over the samples this run wrote (e.g. post_optimize -> refined -> 12)
+    notes: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def shard_from_env() -> tuple[int, int]:
@@ -167,16 +177,71 @@ def check_resumable(out_dir: str | Path, benchmark: Benchmark, model: str, optio
     """Before building a registry model (and loading its weights): refuse now what
     :func:`run_inference` would refuse later for this folder, model and options."""
     out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        return
-    if restart:
-        foreign = _foreign_entries(out_dir, _written_folders(out_dir, benchmark))
-        if foreign:
-            raise _restart_refusal(foreign)
-        return
-    _check_owned(out_dir)
-    if (out_dir / RUN_INFO_NAME).is_file():  # weights are fingerprinted only when there is a run to compare
-        _check_same_run(out_dir / RUN_INFO_NAME, _manifest(benchmark, options_identity(model, options), 1))
+    raw = raw_dir(options)
+    if raw is not None:
+        _check_distinct(out_dir, raw)
+    for folder, marker in ((out_dir, None), (raw, RAW_MARK)):
+        if folder is None or not folder.is_dir():
+            continue
+        if restart:
+            foreign = _foreign_entries(folder, _written_folders(folder, benchmark))
+            if foreign:
+                raise _restart_refusal(foreign)
+            continue
+        _check_owned(folder)
+        if (folder / RUN_INFO_NAME).is_file():  # weights are fingerprinted only when there is a run to compare
+            manifest = _manifest(benchmark, options_identity(model, options), 1)
+            _check_same_run(folder / RUN_INFO_NAME, _marked(manifest, marker))
+
+
+#: how the manifest of a ``keep_raw`` folder marks its predictions
+RAW_MARK = "unrefined"
+
+
+def raw_dir(options: Any) -> Path | None:
+    """The folder the options ask the unrefined masks to be kept in (``keep_raw``), if any."""
+    value = getattr(options, "keep_raw", None)
+    return None if value is None else Path(value)
+
+
+def _marked(manifest: dict, marker: str | None) -> dict:
+    return manifest if marker is None else {**manifest, "predictions": marker}
+
+
+def _check_distinct(out_dir: Path, raw: Path) -> None:
+    a, b = out_dir.resolve(), raw.resolve()
+    if a == b or a in b.parents or b in a.parents:
+        raise InputError(raw, f"the folder for unrefined masks must be apart from the prediction folder {out_dir}")
+
+
+def _log_notes(out_dir: Path, rank: int, sample: Sample, notes: dict) -> None:
+    with open(out_dir / NOTES_LOG_GLOB.replace("*", str(rank)), "a", encoding="utf-8") as log:
+        log.write(json.dumps({"sample": sample.key, **notes}, sort_keys=True) + "\n")
+
+
+def read_notes(out_dir: str | Path) -> dict[str, dict]:
+    """Sample key -> the notes models logged for it in ``out_dir`` (every rank; the latest wins)."""
+    notes: dict[str, dict] = {}
+    for log in sorted(Path(out_dir).glob(NOTES_LOG_GLOB)):
+        for line in log.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a kill
+            if isinstance(entry, dict) and isinstance(entry.get("sample"), str):
+                notes[entry.pop("sample")] = entry
+    return notes
+
+
+def count_notes(notes: dict[str, dict]) -> dict[str, dict[str, int]]:
+    """note -> value -> samples, over string-valued notes (``post_optimize`` -> ``refined`` -> 12)."""
+    counts: dict[str, dict[str, int]] = {}
+    for entry in notes.values():
+        for key, value in entry.items():
+            if isinstance(value, str):
+                counts.setdefault(key, {})
+                counts[key][value] = counts[key].get(value, 0) + 1
+    return {k: dict(sorted(v.items())) for k, v in sorted(counts.items())}
 
 
 def _read_manifest(info_path: Path) -> dict:
@@ -209,7 +274,8 @@ def _check_same_run(info_path: Path, new: dict) -> None:
 
 def _toolkit_entries(out_dir: Path) -> set[str]:
     """Top-level names in the prediction folder that belong to the runner's bookkeeping."""
-    return {RUN_INFO_NAME, ".tmp", *(p.name for p in out_dir.glob(WRITTEN_LOG_GLOB))}
+    return {RUN_INFO_NAME, ".tmp", *(p.name for p in out_dir.glob(WRITTEN_LOG_GLOB)),
+            *(p.name for p in out_dir.glob(NOTES_LOG_GLOB))}
 
 
 def _check_owned(out_dir: Path) -> None:
@@ -323,7 +389,7 @@ def clear_previous_run(out_dir: str | Path, benchmark: Benchmark | None = None) 
             (out_dir / parent).rmdir()
     if (out_dir / ".tmp").is_dir():
         shutil.rmtree(out_dir / ".tmp")
-    for log in out_dir.glob(WRITTEN_LOG_GLOB):
+    for log in [*out_dir.glob(WRITTEN_LOG_GLOB), *out_dir.glob(NOTES_LOG_GLOB)]:
         log.unlink()
     (out_dir / RUN_INFO_NAME).unlink(missing_ok=True)  # last: an interrupted restart can be repeated
     return removed
@@ -360,14 +426,24 @@ def run_inference(
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(out_dir, "the prediction folder is not a folder")
     manifest = _manifest(benchmark, model_identity(model), world_size)
-    if restart:
-        clear_previous_run(out_dir, benchmark)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _check_owned(out_dir)
-    info_path = out_dir / RUN_INFO_NAME
-    _check_same_run(info_path, manifest)
-    if rank == 0 or not info_path.exists():  # every rank's manifest is the same; the first one writes it
-        write_json_atomic(info_path, manifest)
+    raw = raw_dir(getattr(model, "options", None))
+    folders = [(out_dir, None)]
+    if raw is not None:
+        _check_distinct(out_dir, raw)
+        folders.append((raw, RAW_MARK))
+    for folder, marker in folders:
+        if folder.exists() and not folder.is_dir():
+            raise InputError(folder, "the prediction folder is not a folder")
+        if restart:
+            clear_previous_run(folder, benchmark)
+        folder.mkdir(parents=True, exist_ok=True)
+        _check_owned(folder)
+        info_path = folder / RUN_INFO_NAME
+        _check_same_run(info_path, _marked(manifest, marker))
+        if rank == 0 or not info_path.exists():  # every rank's manifest is the same; the first one writes it
+            write_json_atomic(info_path, _marked(manifest, marker))
+    if raw is not None:
+        model.raw_writer = lambda b, s, masks: write_sample(b, s, masks, raw, rank)
     stats = RunStats(rank=rank, world_size=world_size)
     todo = shard_samples(benchmark, rank, world_size)
     bar = tqdm(todo, desc=f"{model.name} [{rank}/{world_size}]", unit="sample", disable=quiet or rank != 0)
@@ -377,5 +453,15 @@ def run_inference(
             continue
         write_sample(benchmark, sample, model.segment_sample(benchmark, sample), out_dir, rank)
         stats.written += 1
+        take_notes = getattr(model, "take_notes", None)  # duck-typed models may lack it
+        notes = take_notes() if take_notes is not None else {}
+        if notes:
+            _log_notes(out_dir, rank, sample, notes)
+            for key, value in count_notes({sample.key: notes}).items():
+                for v, n in value.items():
+                    stats.notes.setdefault(key, {})
+                    stats.notes[key][v] = stats.notes[key].get(v, 0) + n
+    if any(out_dir.glob(NOTES_LOG_GLOB)):  # counted over every rank's log, resumed runs included
+        write_json_atomic(out_dir / RUN_INFO_NAME, {**manifest, "sample_notes": count_notes(read_notes(out_dir))})
     return stats
 

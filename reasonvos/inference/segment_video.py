@@ -51,6 +51,8 @@ def segment_video(model: VideoSegmenter | str, video: str | Path, text: str, out
     from reasonvos.inference.overlay import write_overlay
     from reasonvos.masks import read_binary_png
 
+    if (options or {}).get("keep_raw") is not None:  # a second prediction folder is an infer notion
+        raise InputError(None, "--keep-raw applies to reasonvos infer; segment writes the refined masks only")
     if overlay is not None and overlay not in OVERLAY_FORMATS:
         raise InputError(None, f"overlay must be one of {', '.join(OVERLAY_FORMATS)}, got {overlay!r}")
     source, out = Path(video), Path(out)

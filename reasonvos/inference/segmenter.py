@@ -38,3 +38,9 @@ class VideoSegmenter(ABC):
     def describe(self) -> dict[str, Any]:
         """Settings worth recording with the predictions (checkpoint, frame counts, ...)."""
         return {"name": self.name, "role": self.role}
+
+    def take_notes(self) -> dict[str, Any]:
+        """Facts about the sample just segmented that the run must record (the runner logs them
+        once the sample is written), e.g. ``{"post_optimize": "unrefined: all references empty"}``.
+        Returns them and forgets them; most models have none."""
+        return {}
