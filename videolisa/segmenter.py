@@ -176,12 +176,20 @@ class VideoLisaSegmenter(VideoSegmenter):
         """The raw text as the query (as the chat demo does)."""
         return self.segment_frames(video.id, lambda: read_video_frames(video), text)
 
-    def segment_sample(self, benchmark: Benchmark, sample: Sample) -> Iterator[np.ndarray]:
+    def sample_query(self, benchmark: Benchmark, sample: Sample) -> str:
         """The query in the template of the benchmark's official script (docs/models.md#videolisa-prompts)."""
-        video = benchmark.videos[sample.video_id]
         spec = benchmark.spec
         kind = ("long" if spec.is_sentence(sample) else "short") if spec.instruction_style == "reasoning" else sample.kind
-        query = query_for(spec.instruction_style, sample.text, kind)
+        return query_for(spec.instruction_style, sample.text, kind)
+
+    def prompt_ids(self, benchmark: Benchmark, sample: Sample) -> list[int]:
+        """The token ids the LLM reads for ``sample`` (``IMAGE_TOKEN_INDEX`` where the frames go)."""
+        return tokenize_with_image(phi3_prompt(self.sample_query(benchmark, sample)), self.tokenizer)
+
+    def segment_sample(self, benchmark: Benchmark, sample: Sample) -> Iterator[np.ndarray]:
+        """Every frame's mask for the sample's query in its benchmark's template."""
+        video = benchmark.videos[sample.video_id]
+        query = self.sample_query(benchmark, sample)
         writer = self.raw_writer
         on_raw = None if writer is None else (lambda raw: writer(benchmark, sample, raw))
         return self.segment_frames(video.id, lambda: read_video_frames(video), query, on_raw)

@@ -163,6 +163,35 @@ def write_sample(benchmark: Benchmark, sample: Sample, masks, out_dir: Path, ran
             tmp_root.rmdir()
 
 
+#: at most this many videos are named on stderr when frame listings differ (all are in the manifest)
+LISTING_LINES = 10
+
+
+def frame_listing_differences(benchmark: Benchmark) -> dict[str, str]:
+    """Video id -> how the official scripts' ``sorted(glob('*.jpg'))`` differs from the metadata's
+    frames (:func:`reasonvos.frames.listing_difference`), for the videos where it does. The
+    toolkit reads the metadata's frames; VideoLISA's and LISA's scripts list the folder, so where
+    the two differ they sampled other frames and their numbers are not comparable one to one."""
+    from reasonvos.frames import listing_difference
+
+    out = {}
+    for vid, video in benchmark.videos.items():
+        line = listing_difference(video)
+        if line is not None:
+            out[vid] = line
+    return out
+
+
+def _say_listing_differences(found: dict[str, str]) -> None:
+    import sys
+
+    for vid, line in list(found.items())[:LISTING_LINES]:
+        print(f"reasonvos: note: video {vid}: {line}; this run reads the metadata's frames", file=sys.stderr)
+    if len(found) > LISTING_LINES:
+        print(f"reasonvos: note: {len(found) - LISTING_LINES} more videos differ in the same way; the run "
+              "manifest's frame_listing names each", file=sys.stderr)
+
+
 def _manifest(benchmark: Benchmark, identity: dict, world_size: int) -> dict:
     """What this run writes to (and compares with) the folder's run manifest."""
     from reasonvos import __version__
@@ -426,6 +455,10 @@ def run_inference(
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(out_dir, "the prediction folder is not a folder")
     manifest = _manifest(benchmark, model_identity(model), world_size)
+    if rank == 0:  # a fact about the data, not part of the run's identity (resume does not compare it)
+        manifest["frame_listing"] = frame_listing_differences(benchmark)
+        if not quiet:
+            _say_listing_differences(manifest["frame_listing"])
     raw = raw_dir(getattr(model, "options", None))
     folders = [(out_dir, None)]
     if raw is not None:
@@ -462,6 +495,8 @@ def run_inference(
                     stats.notes.setdefault(key, {})
                     stats.notes[key][v] = stats.notes[key].get(v, 0) + n
     if any(out_dir.glob(NOTES_LOG_GLOB)):  # counted over every rank's log, resumed runs included
-        write_json_atomic(out_dir / RUN_INFO_NAME, {**manifest, "sample_notes": count_notes(read_notes(out_dir))})
+        info_path = out_dir / RUN_INFO_NAME  # as written (rank 0's carries the frame listing), plus the counts
+        info = _read_manifest(info_path) if info_path.is_file() else manifest
+        write_json_atomic(info_path, {**info, "sample_notes": count_notes(read_notes(out_dir))})
     return stats
 

@@ -202,3 +202,26 @@ def test_a_model_yielding_non_boolean_masks_is_refused(bench, tmp_path):
     with pytest.raises(InputError, match="float64 mask .* masks must be boolean"):
         run_inference(Probabilities(), bench, tmp_path / "pred", rank=0, world_size=1, quiet=True)
     assert not any(p.suffix == ".png" for p in (tmp_path / "pred").rglob("*"))
+
+
+def test_videos_whose_folder_the_official_scripts_would_list_differently_are_named_and_recorded(bench, tmp_path,
+                                                                                                capsys):
+    """The official VideoLISA/LISA scripts read ``sorted(glob(<video>/*.jpg))``, not the metadata.
+    A stray JPEG in one video's folder changes the frames they sample: the run says so once per
+    video and records it in the manifest; the metadata's frames are still what this run reads."""
+    from PIL import Image
+
+    video = next(iter(bench.videos.values()))
+    first = video.image_path(video.frames[0])
+    Image.open(first).save(first.parent / "zzz_stray.jpg")
+    out = tmp_path / "pred"
+    run_inference(FixedCount(0), bench, out, rank=0, world_size=1, quiet=False)
+    manifest = json.loads((out / ".reasonvos-infer.json").read_text())
+    assert list(manifest["frame_listing"]) == [video.id]
+    assert "'zzz_stray'" in manifest["frame_listing"][video.id]
+    err = capsys.readouterr().err
+    assert err.count("reasonvos: note: video") == 1 and video.id in err and "zzz_stray" in err
+    # the other videos agree with their folders; resuming with the folder fixed is the same run
+    (first.parent / "zzz_stray.jpg").unlink()
+    run_inference(FixedCount(0), bench, out, rank=0, world_size=1, quiet=True)
+    assert json.loads((out / ".reasonvos-infer.json").read_text())["frame_listing"] == {}
