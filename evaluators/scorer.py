@@ -195,6 +195,21 @@ def _refuse_policy(proto: Protocol, missing: str) -> None:
                          f"{proto.missing_note or 'allowed: ' + ', '.join(proto.missing_policies)}")
 
 
+def _inference_notes(pred_dir: Path, scored: set[str]) -> dict | None:
+    """What the model noted about the scored samples when ``reasonvos infer`` wrote ``pred_dir``
+    (e.g. post-optimisation left a sample's masks unrefined), counted and with the first keys per
+    note value, so that results say it too; None when the folder has no notes."""
+    from reasonvos.inference.runner import count_notes, read_notes
+
+    notes = {key: value for key, value in read_notes(pred_dir).items() if key in scored}
+    if not notes:
+        return None
+    counts = count_notes(notes)
+    first = {name: {value: sorted(k for k, n in notes.items() if n.get(name) == value)[:20] for value in values}
+             for name, values in counts.items()}
+    return {"counts": counts, "first": first}
+
+
 def score(
     benchmark: Benchmark,
     pred_dir: str | Path,
@@ -262,6 +277,9 @@ def score(
         summary["unscored_videos"] = unscored
     if extra:  # not part of the benchmark: not scored, but never silently
         summary["unexpected_entries"] = {"count": len(extra), "first": extra[:20]}
+    notes = _inference_notes(pred_dir, {row["key"] for row in samples})
+    if notes:
+        summary["inference_notes"] = notes
     return Results(
         benchmark=benchmark.name, split=benchmark.split, protocol=protocol, missing_policy=missing,
         summary=summary, per_sample=per_sample, per_object=per_object, method=method,

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from reasonvos.benchmarks.model import Benchmark, Sample
 from reasonvos.errors import InputError
-from reasonvos.fileio import read_json, write_json_atomic
+from reasonvos.fileio import open_regular, read_json, write_json_atomic
 from reasonvos.inference.run_identity import MANIFEST_FORMAT, differences, model_identity, options_identity
 from reasonvos.inference.segmenter import VideoSegmenter
 from reasonvos.masks import encode_binary_png
@@ -252,7 +252,9 @@ def read_notes(out_dir: str | Path) -> dict[str, dict]:
     """Sample key -> the notes models logged for it in ``out_dir`` (every rank; the latest wins)."""
     notes: dict[str, dict] = {}
     for log in sorted(Path(out_dir).glob(NOTES_LOG_GLOB)):
-        for line in log.read_text(encoding="utf-8").splitlines():
+        with open_regular(log, "inference notes log") as f:  # a FIFO there is refused, never opened
+            text = f.read().decode("utf-8", errors="replace")
+        for line in text.splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:

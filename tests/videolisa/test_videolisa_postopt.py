@@ -65,6 +65,12 @@ def test_refined_and_unrefined_masks_are_written_in_the_benchmark_layout_and_sco
                  "--workers", "1", "--method", "videolisa-xmem2", "--json", str(results), "--quiet"]) == 0
     summary = json.loads(results.read_text())["summary"]
     assert summary["missing_frames"] == 0 and summary["n_samples"] == len(bench.samples)
+    # the results say what the run noted: how many samples were refined or kept unrefined, and which
+    notes = read_notes(postopt_run / "pred")
+    counted = summary["inference_notes"]["counts"]["post_optimize"]
+    assert counted == {v: sum(n["post_optimize"] == v for n in notes.values()) for v in counted}
+    for value, keys in summary["inference_notes"]["first"]["post_optimize"].items():
+        assert all(notes[k]["post_optimize"] == value for k in keys)
 
 
 def test_refined_masks_keep_videolisas_masks_at_the_reference_frames(sample_root, postopt_run):
