@@ -465,3 +465,14 @@ def test_one_method_scored_with_two_protocols_keeps_both_rows(tmp_path):
     entries = load_store([tmp_path]).entries
     assert sorted((e.protocol, e.value("J&F")) for e in entries) == [("davis-semi", 0.8), ("davis-unsup", 0.6)]
     assert sorted(tables.method_label(e) for e in entries) == ["XMem", "XMem [davis-unsup]"]
+
+
+def test_a_measured_post_optimisation_run_sits_beside_the_papers_post_optimization_row(tmp_path):
+    """Named as the paper names it, a measured run is its own row next to the reported one; the
+    plain VideoLISA rows stay separate rows."""
+    write_results(tmp_path / "r", "post.json", results_json("VideoLISA-3.8B (Post-optimization)", 0.47))
+    board = build_leaderboard([tmp_path / "r"], tmp_path / "board")
+    [table] = [t for t in board.tables if t.benchmark == "reasonvos"]
+    post = [(e.origin, e.value("J&F")) for e in table.rows if e.method == "VideoLISA-3.8B (Post-optimization)"]
+    assert sorted(post) == [("measured", pytest.approx(0.47)), ("reported", pytest.approx(0.475))]
+    assert any(e.method == "VideoLISA-3.8B (One-Token-Seg-All)" and e.origin == "reported" for e in table.rows)
