@@ -17,7 +17,6 @@ Tolerances: ids exact; prompt embedding 1e-5 and logits 1e-6 absolute (the parit
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +25,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("google.protobuf")  # the tokenizers are saved with legacy: false
 
-from reasonvos.benchmarks import registry  # noqa: E402
-from reasonvos.videolisa.checkpoint import load_videolisa  # noqa: E402
+from reasonvos.videolisa.checkpoint import load_videolisa, official_state_dict  # noqa: E402
 from reasonvos.videolisa.prompts import phi3_prompt, query_for  # noqa: E402
 from reasonvos.videolisa.segmenter import VideoLisaSegmenter  # noqa: E402
-from reasonvos.videolisa.tiny_weights import tiny_weight  # noqa: E402
+from reasonvos.videolisa.tiny_weights import materialise  # noqa: E402
 from reasonvos.videolisa.tokenizer import tokenize_with_image  # noqa: E402
-from safetensors.torch import save_file  # noqa: E402
+
+from reasonvos.benchmarks import registry  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -40,15 +39,6 @@ GOLDEN = Path(__file__).parent / "golden"
 VARIANTS = sorted(p.name for p in GOLDEN.iterdir() if (p / "versions.json").is_file())
 PROMPT_TOL = 1e-5
 LOGIT_TOL = 1e-6
-
-
-def materialise(src: Path, dest: Path, seed: int) -> Path:
-    """The official-written folder with its weights regenerated from key names and shapes."""
-    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("shapes.json"))
-    shapes = json.loads((src / "shapes.json").read_text())
-    state = {k: torch.from_numpy(tiny_weight(k, tuple(s), seed)) for k, s in shapes.items()}
-    save_file(state, str(dest / "model.safetensors"), metadata={"format": "pt"})
-    return dest
 
 
 @pytest.fixture(scope="module", params=VARIANTS)
@@ -62,6 +52,13 @@ def golden(request, tmp_path_factory):
     arrays = dict(np.load(folder / "golden.npz"))
     frames = [arrays[f"frames/{i}"] for i in range(sum(k.startswith("frames/") for k in arrays))]
     return meta, model, tok, arrays, frames
+
+
+def test_our_writer_gives_the_keys_and_shapes_the_official_save_pretrained_wrote(golden):
+    """The loader took every official key (it refuses partial loads); the writer gives them back."""
+    meta, model, *_ = golden
+    shapes = json.loads((GOLDEN / meta["variant"]["name"] / "checkpoint" / "shapes.json").read_text())
+    assert {k: list(v.shape) for k, v in official_state_dict(model).items()} == shapes
 
 
 def cases(meta):
