@@ -137,3 +137,40 @@ def test_frame_encodings_are_cached_per_video_across_expressions(tiny, monkeypat
     again = list(seg.segment_frames(video, lisa_query("the cat", False), "v2"))
     assert len(calls) == 6  # a new video drops the cache
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+
+
+# -- prompt styles ---------------------------------------------------------------------------------
+
+
+def test_videolisa_prompt_style_asks_what_videolisas_scripts_ask_and_answers_sure_seg(tiny):
+    """The questions VideoLISA's own inference scripts built (recorded from their template literals
+    by perf/parity_videolisa.py in the golden versions.json) are what ``--prompt-style videolisa``
+    asks LISA, per benchmark; the teacher-forced answer becomes "Sure, [SEG].", so the [SEG] state
+    follows a different token than in LISA's own template."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from reasonvos.benchmarks import registry
+
+    model, tok, _ = tiny
+    styles = {s: LisaSegmenter(model, tok, prompt_style=s) for s in ("lisa", "videolisa")}
+    golden = Path(__file__).parents[1] / "videolisa" / "golden"
+    recorded = [c for f in golden.glob("*/versions.json") for c in json.loads(f.read_text())["cases"].values()]
+    assert recorded
+    for case in recorded:
+        bench = SimpleNamespace(spec=registry.get(case["benchmark"]))
+        sample = SimpleNamespace(text=case["text"], kind=case["kind"])
+        assert styles["videolisa"].sample_query(bench, sample) == case["official_query"]
+        assert styles["lisa"].sample_query(bench, sample) != case["official_query"]
+    frame = frames(1)[0]
+    query = recorded[0]["official_query"]
+    sure = list(styles["videolisa"].segment_frames([frame], query))[0]
+    plain = styles["lisa"].frame_logits(frame, query)
+    assert not np.array_equal(styles["videolisa"].frame_logits(frame, query).numpy(), plain.numpy())
+    assert sure.shape == frame.shape[:2]
+
+
+def test_an_unknown_prompt_style_is_refused(tiny):
+    model, tok, _ = tiny
+    with pytest.raises(ValueError, match="prompt style 'chat'"):
+        LisaSegmenter(model, tok, prompt_style="chat")
