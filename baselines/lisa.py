@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from reasonvos.baselines.options import LISA_PROMPT_STYLES
 from reasonvos.videolisa.checkpoint import (
     DTYPES,
     SAM_CONFIG_KEY,
@@ -32,6 +33,8 @@ from reasonvos.videolisa.checkpoint import (
     sam_config_from,
 )
 from reasonvos.videolisa.model import VideoLisa, build_projector, build_text_hidden_fcs
+from reasonvos.videolisa.prompts import ANSWER as VIDEOLISA_ANSWER
+from reasonvos.videolisa.prompts import query_for
 from reasonvos.videolisa.sam_adapter import SAM_CONFIGS, SamConfig, build_sam, tiny_sam_config
 from reasonvos.videolisa.tokenizer import (
     IMAGE_PLACEHOLDER,
@@ -54,6 +57,9 @@ if TYPE_CHECKING:
 DEFAULT_CHECKPOINT = "xinlai/LISA-7B-v1"
 DEFAULT_CLIP = "openai/clip-vit-large-patch14"
 MODES = ("per-frame", "first-frame-token")
+#: ``lisa``: LISA's validation template (docs/models.md#lisa-prompt); ``videolisa``: the query
+#: VideoLISA's evaluation scripts build for the benchmark, answered "Sure, [SEG]."
+PROMPT_STYLES = LISA_PROMPT_STYLES
 
 # -- prompt (llava_v1 conversation, SeparatorStyle.TWO; docs/models.md#lisa-prompt) ------------------------------------
 
@@ -154,10 +160,11 @@ class LisaModel(VideoLisa):
         return self.tokens_prompt(self.frame_tokens(self.clip_pixels([frame]))[0], query, tokenizer)
 
     @torch.inference_mode()
-    def tokens_prompt(self, tokens: torch.Tensor, query: str, tokenizer: LegacySentencePieceTokenizer
-                      ) -> torch.Tensor:
-        """The SAM prompt from a frame's projected CLIP tokens (L, hidden) and a question."""
-        ids = lisa_input_ids(lisa_prompt(query, self.use_im_start_end), tokenizer)
+    def tokens_prompt(self, tokens: torch.Tensor, query: str, tokenizer: LegacySentencePieceTokenizer,
+                      answer: str = ANSWER) -> torch.Tensor:
+        """The SAM prompt from a frame's projected CLIP tokens (L, hidden), a question and the
+        teacher-forced answer."""
+        ids = lisa_input_ids(lisa_prompt(query, self.use_im_start_end, answer), tokenizer)
         return self.prompt_embedding(ids, tokens)
 
     @torch.inference_mode()
@@ -318,9 +325,14 @@ class LisaSegmenter(VideoSegmenter):
     role = "model"
 
     def __init__(self, model: LisaModel, tokenizer: LegacySentencePieceTokenizer, mode: str = "per-frame",
-                 cache: bool = True, info: dict[str, Any] | None = None) -> None:
+                 cache: bool = True, info: dict[str, Any] | None = None, prompt_style: str = "lisa") -> None:
         if mode not in MODES:
             raise ValueError(f"unknown LISA mode {mode!r}; choose from {', '.join(MODES)}")
+        if prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"unknown LISA prompt style {prompt_style!r}; choose from {', '.join(PROMPT_STYLES)}")
+        self.prompt_style = prompt_style
+        #: the teacher-forced answer ("[SEG]." in LISA's template, "Sure, [SEG]." in VideoLISA's)
+        self.answer = ANSWER if prompt_style == "lisa" else VIDEOLISA_ANSWER
         self.model = model
         self.tokenizer = tokenizer
         self.mode = mode
@@ -330,7 +342,7 @@ class LisaSegmenter(VideoSegmenter):
         self._cache: dict[int, tuple[torch.Tensor | None, torch.Tensor, tuple[int, int]]] = {}
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role, "mode": self.mode,
+        return {"name": self.name, "role": self.role, "mode": self.mode, "prompt_style": self.prompt_style,
                 "dtype": str(self.model.dtype).removeprefix("torch."), **self.info}
 
     def encode(self, frame: np.ndarray, key: tuple[str, int] | None = None, need_tokens: bool = True
@@ -354,7 +366,7 @@ class LisaSegmenter(VideoSegmenter):
     def frame_logits(self, frame: np.ndarray, query: str, key: tuple[str, int] | None = None) -> torch.Tensor:
         """LISA's float32 mask logits (H, W) for one frame and one question."""
         tokens, emb, size = self.encode(frame, key)
-        prompt = self.model.tokens_prompt(tokens, query, self.tokenizer)
+        prompt = self.model.tokens_prompt(tokens, query, self.tokenizer, self.answer)
         return self.model.sam.decode(emb, prompt, frame.shape[:2], size)[0]
 
     def frame_mask(self, frame: np.ndarray, query: str, key: tuple[str, int] | None = None) -> np.ndarray:
@@ -375,13 +387,30 @@ class LisaSegmenter(VideoSegmenter):
             frame = frames[i]
             tokens, emb, size = self.encode(frame, key(i), need_tokens=prompt is None)
             if prompt is None:  # the LLM sees frame 0 only
-                prompt = self.model.tokens_prompt(tokens, query, self.tokenizer)
+                prompt = self.model.tokens_prompt(tokens, query, self.tokenizer, self.answer)
             yield (self.model.sam.decode(emb, prompt, frame.shape[:2], size)[0] > 0).cpu().numpy()
 
+    def text_query(self, text: str) -> str:
+        """The question for free text (no benchmark): LISA's sentence/phrase template, or
+        VideoLISA's referring template "Please segment the {x} in this image."."""
+        if self.prompt_style == "videolisa":
+            return query_for("referring", text)
+        return lisa_query(text, is_sentence(text))
+
+    def sample_query(self, benchmark: Benchmark, sample: Sample) -> str:
+        """The question for a benchmark sample in the chosen prompt style (the ``videolisa`` style
+        asks exactly what VideoLISA's script for the benchmark asks)."""
+        spec = benchmark.spec
+        if self.prompt_style == "videolisa":
+            kind = None
+            if spec.instruction_style == "reasoning":
+                kind = "long" if spec.is_sentence(sample) else "short"
+            return query_for(spec.instruction_style, sample.text, kind)
+        return lisa_query(sample.text, is_sentence(sample.text, spec.is_sentence(sample)))
+
     def segment(self, video: Video, text: str) -> Iterator[np.ndarray]:
-        query = lisa_query(text, is_sentence(text))
-        return self.segment_frames(VideoFrames(video), query, video.id)
+        return self.segment_frames(VideoFrames(video), self.text_query(text), video.id)
 
     def segment_sample(self, benchmark: Benchmark, sample: Sample) -> Iterator[np.ndarray]:
-        query = lisa_query(sample.text, is_sentence(sample.text, benchmark.spec.is_sentence(sample)))
+        query = self.sample_query(benchmark, sample)
         return self.segment_frames(VideoFrames(benchmark.videos[sample.video_id]), query, sample.video_id)

@@ -22,7 +22,7 @@ import torch
 from reasonvos.errors import InputError
 from reasonvos.inference.segmenter import VideoSegmenter
 
-from .lisa import LisaSegmenter, VideoFrames, is_sentence, lisa_query
+from .lisa import LisaSegmenter, VideoFrames
 
 if TYPE_CHECKING:
     from reasonvos.benchmarks.model import Benchmark, Sample, Video
@@ -154,11 +154,11 @@ class LisaXMemSegmenter(VideoSegmenter):
         return iter(self.propagator.propagate(frames, k, mask))
 
     def segment(self, video: Video, text: str) -> Iterator[np.ndarray]:
-        query = lisa_query(text, is_sentence(text))
+        query = self.lisa.text_query(text)
         return self.segment_frames(VideoFrames(video), query, f"{video.id}/{text}", video.id)
 
     def segment_sample(self, benchmark: Benchmark, sample: Sample) -> Iterator[np.ndarray]:
-        query = lisa_query(sample.text, is_sentence(sample.text, benchmark.spec.is_sentence(sample)))
+        query = self.lisa.sample_query(benchmark, sample)
         return self.segment_frames(VideoFrames(benchmark.videos[sample.video_id]), query, sample.key,
                                    sample.video_id)
 
@@ -182,7 +182,7 @@ def _lisa(options, mode: str) -> LisaSegmenter:
         model, tok = load_lisa(options.checkpoint, options.clip, dtype=options.dtype, device=device,
                                allow_download=options.download)
         info = {"checkpoint": str(options.checkpoint), "clip": str(options.clip)}
-    return LisaSegmenter(model, tok, mode=mode, info=info)
+    return LisaSegmenter(model, tok, mode=mode, info=info, prompt_style=options.prompt_style)
 
 
 def build_lisa(options) -> LisaSegmenter:

@@ -13,6 +13,8 @@ LISA_CHECKPOINT = "xinlai/LISA-7B-v1"
 LISA_CLIP = "openai/clip-vit-large-patch14"
 DTYPE_CHOICES = ("bf16", "fp16", "fp32")
 KEY_FRAME_WORDS = ("first", "middle", "best")
+#: LISA's question templates (baselines/lisa.py ``LisaSegmenter.sample_query``)
+LISA_PROMPT_STYLES = ("lisa", "videolisa")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,12 @@ class LisaLoadOptions:
         None, "torch device (default: cuda:LOCAL_RANK when a GPU is present, else cpu)")
     tiny_random: int | None = option(
         None, "tiny randomly initialised models instead of checkpoints (tests, smoke runs)", metavar="SEED")
+    prompt_style: str = option(
+        "lisa", "lisa: LISA's validation question ('What is {x} in this image? Please output segmentation "
+        "mask.' / '{sentence} Please output segmentation mask.', answer '[SEG].'); videolisa: the question "
+        "VideoLISA's evaluation script asks for the benchmark ('Please segment the {x} in this image.', "
+        "answer 'Sure, [SEG].'). The VideoLISA paper does not say which its LISA rows used",
+        choices=LISA_PROMPT_STYLES)
 
     def weight_sources(self) -> dict[str, str | None]:
         if self.tiny_random is not None:
@@ -43,7 +51,9 @@ class LisaLoadOptions:
 @dataclass(frozen=True)
 class LisaOptions(LisaLoadOptions):
     mode: str = option("per-frame", "per-frame: LISA on every frame; first-frame-token: the LLM sees frame 0 "
-                       "only and its [SEG] embedding is decoded on every frame (the paper's LISA-7B*)",
+                       "only and its [SEG] embedding is decoded on every frame (reproduces the VideoLISA "
+                       "paper's LISA-7B* rows, Tab. 6/9). The default per-frame is NOT a paper protocol: the "
+                       "paper does not say which mode its Tab. 1/3 LISA rows used",
                        choices=("per-frame", "first-frame-token"), group="")
 
 

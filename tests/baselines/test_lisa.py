@@ -1,4 +1,6 @@
-"""LISA-v1 from stock Llama + CLIP + the shared SAM adapter: prompt, [SEG] rule, loading, video modes."""
+"""LISA-v1 from stock Llama + CLIP + the shared SAM adapter: sentence/phrase choice, video modes,
+refused checkpoints. Agreement with the original LISA code (ids, prompt, [SEG] state, masks, the
+checkpoint layout) is pinned by golden outputs in ``tests/baselines/test_baselines_fidelity.py``."""
 
 from __future__ import annotations
 
@@ -15,16 +17,12 @@ pytest.importorskip("sentencepiece")
 from reasonvos.baselines.lisa import (  # noqa: E402
     LisaSegmenter,
     is_sentence,
-    lisa_input_ids,
-    lisa_prompt,
     lisa_query,
     load_lisa,
     save_lisa_checkpoint,
     tiny_lisa,
 )
 from reasonvos.videolisa.checkpoint import save_clip  # noqa: E402
-from reasonvos.videolisa.model import seg_hidden_position  # noqa: E402
-from reasonvos.videolisa.tokenizer import IMAGE_TOKEN_INDEX, tokenize_with_image  # noqa: E402
 
 from reasonvos.errors import InputError  # noqa: E402
 
@@ -52,20 +50,6 @@ def frames(n: int = 3, size=(24, 32)) -> list[np.ndarray]:
 # -- prompt ----------------------------------------------------------------------------------------
 
 
-def test_prompt_is_the_llava_v1_validation_prompt_with_image_start_end():
-    assert lisa_prompt(lisa_query("the red car", sentence=False)) == (
-        "A chat between a curious human and an artificial intelligence assistant. The assistant gives "
-        "helpful, detailed, and polite answers to the human's questions. USER: <im_start><image><im_end>\n"
-        " What is the red car in this image? Please output segmentation mask. ASSISTANT: [SEG].</s>"
-    )
-
-
-def test_sentence_queries_keep_the_text_and_ask_for_a_mask():
-    assert lisa_query("Who will win the race?", sentence=True) == (
-        "Who will win the race? Please output segmentation mask.")
-    assert "USER: <image>\n Who" in lisa_prompt(lisa_query("Who", True), use_im_start_end=False)
-
-
 def test_reasonvos_long_expressions_are_sentences_other_benchmarks_phrases():
     from reasonvos.benchmarks import registry
     from reasonvos.benchmarks.model import Sample
@@ -81,30 +65,6 @@ def test_reasonvos_long_expressions_are_sentences_other_benchmarks_phrases():
     assert not declared("mevis", sample("the cat that jumps first.", None))
     assert not declared("davis", sample("", None))  # no instructions: nothing looks like a sentence
     assert is_sentence("Which one is hungry?") and not is_sentence("the cat")
-
-
-def test_tokenized_prompt_has_one_image_and_the_added_tokens(tiny):
-    model, tok, _ = tiny
-    ids = tokenize_with_image(lisa_prompt(lisa_query("the cat", False)), tok)
-    assert ids[0] == tok.bos_token_id and ids.count(IMAGE_TOKEN_INDEX) == 1
-    i = ids.index(IMAGE_TOKEN_INDEX)
-    assert ids[i - 1] == tok.convert_tokens_to_ids("<im_start>")
-    assert ids[i + 1] == tok.convert_tokens_to_ids("<im_end>")
-    assert ids.count(model.seg_token_id) == 1
-
-
-def test_sam_prompt_is_the_hidden_state_before_seg_after_the_final_norm(tiny):
-    model, tok, _ = tiny
-    frame = frames(1)[0]
-    ids = lisa_input_ids(lisa_prompt(lisa_query("the cat", False)), tok)
-    tokens = model.frame_tokens(model.clip_pixels([frame]))[0]
-    assert tokens.shape[0] == 4  # 28x28 CLIP with patch 14 (256 for ViT-L/14 at 224)
-    pos = seg_hidden_position(ids, model.seg_token_id, tokens.shape[0])
-    assert pos == ids.index(model.seg_token_id) + tokens.shape[0] - 1 - 1
-    with torch.inference_mode():
-        out = model.language_model(inputs_embeds=model.splice(ids, tokens), output_hidden_states=True)
-        expected = model.text_hidden_fcs[0](out.hidden_states[-1][0, pos])
-    assert torch.allclose(model.image_prompt(frame, lisa_query("the cat", False), tok), expected, atol=1e-6)
 
 
 # -- video modes -----------------------------------------------------------------------------------
@@ -142,30 +102,6 @@ def test_unknown_mode_is_refused(tiny):
 # -- checkpoint ------------------------------------------------------------------------------------
 
 
-def test_written_checkpoint_has_the_release_layout(written):
-    folder, _ = written
-    names = {p.name for p in folder.iterdir()}
-    assert {"pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin",
-            "pytorch_model.bin.index.json", "tokenizer.model", "config.json"} <= names
-    config = json.loads((folder / "config.json").read_text())
-    assert config["model_type"] == "llava" and config["mm_use_im_start_end"] is True
-    keys = set(json.loads((folder / "pytorch_model.bin.index.json").read_text())["weight_map"])
-    assert {"model.mm_projector.weight", "model.text_hidden_fcs.0.0.weight", "model.text_hidden_fcs.0.2.bias",
-            "lm_head.weight", "model.embed_tokens.weight"} <= keys
-    assert any(k.startswith("model.visual_model.image_encoder.") for k in keys)
-
-
-def test_loads_with_stock_classes_and_reproduces_the_masks(tiny, written):
-    model, tok, _ = tiny
-    loaded, tok2 = load_lisa(*written, dtype="fp32")
-    assert type(loaded.language_model).__name__ == "LlamaForCausalLM"
-    assert type(loaded.vision_tower).__name__ == "CLIPVisionModel"
-    video, query = frames(2), lisa_query("the cat", False)
-    a = list(LisaSegmenter(model, tok).segment_frames(video, query))
-    b = list(LisaSegmenter(loaded, tok2).segment_frames(video, query))
-    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-
-
 def test_a_missing_key_is_refused_and_named(written, tmp_path):
     import shutil
 
@@ -201,3 +137,40 @@ def test_frame_encodings_are_cached_per_video_across_expressions(tiny, monkeypat
     again = list(seg.segment_frames(video, lisa_query("the cat", False), "v2"))
     assert len(calls) == 6  # a new video drops the cache
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+
+
+# -- prompt styles ---------------------------------------------------------------------------------
+
+
+def test_videolisa_prompt_style_asks_what_videolisas_scripts_ask_and_answers_sure_seg(tiny):
+    """The questions VideoLISA's own inference scripts built (recorded from their template literals
+    by perf/parity_videolisa.py in the golden versions.json) are what ``--prompt-style videolisa``
+    asks LISA, per benchmark; the teacher-forced answer becomes "Sure, [SEG].", so the [SEG] state
+    follows a different token than in LISA's own template."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from reasonvos.benchmarks import registry
+
+    model, tok, _ = tiny
+    styles = {s: LisaSegmenter(model, tok, prompt_style=s) for s in ("lisa", "videolisa")}
+    golden = Path(__file__).parents[1] / "videolisa" / "golden"
+    recorded = [c for f in golden.glob("*/versions.json") for c in json.loads(f.read_text())["cases"].values()]
+    assert recorded
+    for case in recorded:
+        bench = SimpleNamespace(spec=registry.get(case["benchmark"]))
+        sample = SimpleNamespace(text=case["text"], kind=case["kind"])
+        assert styles["videolisa"].sample_query(bench, sample) == case["official_query"]
+        assert styles["lisa"].sample_query(bench, sample) != case["official_query"]
+    frame = frames(1)[0]
+    query = recorded[0]["official_query"]
+    sure = list(styles["videolisa"].segment_frames([frame], query))[0]
+    plain = styles["lisa"].frame_logits(frame, query)
+    assert not np.array_equal(styles["videolisa"].frame_logits(frame, query).numpy(), plain.numpy())
+    assert sure.shape == frame.shape[:2]
+
+
+def test_an_unknown_prompt_style_is_refused(tiny):
+    model, tok, _ = tiny
+    with pytest.raises(ValueError, match="prompt style 'chat'"):
+        LisaSegmenter(model, tok, prompt_style="chat")

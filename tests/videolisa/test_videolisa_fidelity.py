@@ -11,7 +11,7 @@ from PIL import Image
 
 torch = pytest.importorskip("torch")
 
-from reasonvos.videolisa.checkpoint import load_videolisa, official_state_dict, save_checkpoint, save_clip  # noqa: E402
+from reasonvos.videolisa.checkpoint import load_videolisa, save_checkpoint, save_clip  # noqa: E402
 from reasonvos.videolisa.model import hf_sliding_window, seg_hidden_position  # noqa: E402
 from reasonvos.videolisa.prompts import phi3_prompt  # noqa: E402
 from reasonvos.videolisa.sampling import dense_positions, sparse_indices  # noqa: E402
@@ -27,108 +27,8 @@ def tiny():
     return tiny_videolisa(7)
 
 
-# -- (1) the checkpoint key set -------------------------------------------------------------------
-
-
-def original_checkpoint_keys(num_layers: int, sam_depth: int, decoder_depth: int) -> set[str]:
-    """Every tensor ``VideoLISAForCausalLM.state_dict()`` holds after the release's merge script
-    (``merge_lora_weights_and_save_hf_model.py:141-145`` drops keys containing ``vision_tower``),
-    read off the original module tree:
-
-    - Phi-3 (transformers 4.41 names; ``Phi3RotaryEmbedding.inv_freq`` is a non-persistent
-      buffer): embed_tokens, per layer fused ``qkv_proj``/``gate_up_proj`` and two RMSNorms, norm,
-      lm_head (``llava_phi3.py:44-54``);
-    - ``mm_projector`` mlp2x_gelu: Linear at 0 and 2 (``multimodal_projector/builder.py:39-46``);
-    - ``text_hidden_fcs``: ModuleList([Sequential(Linear, ReLU, Linear, Dropout)])
-      (``model/VideoLISA.py:84-93``);
-    - ``visual_model`` = vendored SAM (``segment_anything/modeling/*.py``; ``pixel_mean/std`` are
-      non-persistent, ``sam.py:46-49``; every block has rel_pos, ``build_sam.py`` use_rel_pos=True).
-    """
-    keys = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"}
-    for i in range(num_layers):
-        keys |= {f"model.layers.{i}.{n}.weight" for n in (
-            "self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj", "mlp.down_proj",
-            "input_layernorm", "post_attention_layernorm")}
-    keys |= {f"model.mm_projector.{i}.{p}" for i in (0, 2) for p in ("weight", "bias")}
-    keys |= {f"model.text_hidden_fcs.0.{i}.{p}" for i in (0, 2) for p in ("weight", "bias")}
-
-    sam = "model.visual_model."
-    wb = ("weight", "bias")
-    enc = sam + "image_encoder."
-    keys |= {enc + "pos_embed"} | {enc + f"patch_embed.proj.{p}" for p in wb}
-    for i in range(sam_depth):
-        b = f"{enc}blocks.{i}."
-        keys |= {b + f"{m}.{p}" for m in ("norm1", "attn.qkv", "attn.proj", "norm2", "mlp.lin1", "mlp.lin2")
-                 for p in wb}
-        keys |= {b + "attn.rel_pos_h", b + "attn.rel_pos_w"}
-    keys |= {enc + "neck.0.weight", enc + "neck.2.weight"} | {enc + f"neck.{i}.{p}" for i in (1, 3) for p in wb}
-
-    pe = sam + "prompt_encoder."
-    keys |= {pe + "pe_layer.positional_encoding_gaussian_matrix", pe + "not_a_point_embed.weight",
-             pe + "no_mask_embed.weight"}
-    keys |= {pe + f"point_embeddings.{i}.weight" for i in range(4)}
-    keys |= {pe + f"mask_downscaling.{i}.{p}" for i in (0, 1, 3, 4, 6) for p in wb}
-
-    md = sam + "mask_decoder."
-    attn = ("q_proj", "k_proj", "v_proj", "out_proj")
-    for i in range(decoder_depth):
-        b = f"{md}transformer.layers.{i}."
-        for a in ("self_attn", "cross_attn_token_to_image", "cross_attn_image_to_token"):
-            keys |= {b + f"{a}.{m}.{p}" for m in attn for p in wb}
-        keys |= {b + f"{m}.{p}" for m in ("norm1", "norm2", "norm3", "norm4", "mlp.lin1", "mlp.lin2") for p in wb}
-    keys |= {md + f"transformer.final_attn_token_to_image.{m}.{p}" for m in attn for p in wb}
-    keys |= {md + f"transformer.norm_final_attn.{p}" for p in wb}
-    keys |= {md + "iou_token.weight", md + "mask_tokens.weight"}
-    keys |= {md + f"output_upscaling.{i}.{p}" for i in (0, 1, 3) for p in wb}
-    keys |= {md + f"output_hypernetworks_mlps.{h}.layers.{i}.{p}" for h in range(4) for i in range(3) for p in wb}
-    keys |= {md + f"iou_prediction_head.layers.{i}.{p}" for i in range(3) for p in wb}
-    return keys
-
-
-def test_the_hand_written_key_list_is_the_tree_of_the_upstream_modules():
-    """At the release's sizes (32 Phi-3 layers, ViT-H's 32 blocks, a 2-layer decoder), the SAM part
-    is what upstream ``segment_anything`` builds (``build_sam.py`` ``_build_sam``, ViT-H's global
-    attention blocks), the language model what transformers' ``Phi3ForCausalLM`` holds, and only
-    the projector and the [SEG] head (4 + 4 tensors) are VideoLISA's own."""
-    sam_upstream = pytest.importorskip("segment_anything.build_sam")
-    from transformers import Phi3Config, Phi3ForCausalLM
-
-    keys = original_checkpoint_keys(num_layers=32, sam_depth=32, decoder_depth=2)
-    with torch.device("meta"):  # the tree only: no weights are allocated
-        sam = sam_upstream._build_sam(encoder_embed_dim=16, encoder_depth=32, encoder_num_heads=1,
-                                      encoder_global_attn_indexes=[7, 15, 23, 31])
-        phi3 = Phi3ForCausalLM(Phi3Config(vocab_size=32064, hidden_size=16, intermediate_size=32,
-                                          num_hidden_layers=32, num_attention_heads=2, num_key_value_heads=2))
-    sam_keys = {"model.visual_model." + k for k in sam.state_dict()}
-    llm_keys = set(phi3.state_dict())
-    assert {k for k in keys if k.startswith("model.visual_model.")} == sam_keys
-    assert {k for k in keys if not k.startswith(("model.visual_model.", "model.mm_projector.",
-                                                  "model.text_hidden_fcs."))} == llm_keys
-    assert len(keys - sam_keys - llm_keys) == 4 + 4
-
-
-def test_our_modules_hold_exactly_the_original_keys(tiny):
-    model, _ = tiny
-    config = tiny_config(len(tiny[1]))
-    want = original_checkpoint_keys(config.llm.num_hidden_layers, config.sam.encoder_depth, config.sam.decoder_depth)
-    assert set(official_state_dict(model)) == want
-
-
-def test_the_loader_accepts_exactly_the_original_key_set(tmp_path, tiny):
-    model, tok = tiny
-    config = tiny_config(len(tok))
-    save_checkpoint(model, config, tok, tmp_path / "ckpt")
-    save_clip(model, tmp_path / "clip")
-    state = load_file(tmp_path / "ckpt" / "model.safetensors")
-    assert set(state) == original_checkpoint_keys(config.llm.num_hidden_layers, config.sam.encoder_depth,
-                                                  config.sam.decoder_depth)
-    loaded, _ = load_videolisa(tmp_path / "ckpt", tmp_path / "clip", dtype="fp32")
-    for name, tensor in official_state_dict(loaded).items():
-        assert torch.equal(tensor, state[name]), name
-    # a checkpoint saved without the merge script's filter still carries the CLIP tower: tolerated
-    state["model.vision_tower.vision_tower.vision_model.post_layernorm.weight"] = torch.ones(3)
-    save_file(state, str(tmp_path / "ckpt" / "model.safetensors"), metadata={"format": "pt"})
-    load_videolisa(tmp_path / "ckpt", tmp_path / "clip", dtype="fp32")
+# -- (1) the checkpoint key set: tests/videolisa/test_videolisa_golden_model.py compares our loader
+# and writer with the keys and shapes VideoLISAForCausalLM.save_pretrained itself wrote.
 
 
 # -- (2) which hidden state becomes the SAM prompt --------------------------------------------------
@@ -213,19 +113,6 @@ def test_the_llm_attends_like_the_originals_flash_attention_window(tiny):
     assert torch.allclose(got, prompt_with(original_fa2_mask(length, window)), atol=1e-5)
     # transformers 5's own semantics (window keys, not window + 1) give a different prompt
     assert not torch.allclose(got, prompt_with(original_fa2_mask(length, window - 1)), atol=1e-4)
-
-
-def test_the_checkpoint_keeps_the_original_window_value_on_disk(tmp_path, tiny):
-    import json
-
-    model, tok = tiny
-    config = tiny_config(len(tok))
-    save_checkpoint(model, config, tok, tmp_path / "ckpt")
-    save_clip(model, tmp_path / "clip")
-    assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["sliding_window"] == config.llm.sliding_window
-    loaded, _ = load_videolisa(tmp_path / "ckpt", tmp_path / "clip", dtype="fp32")
-    assert loaded.language_model.config.sliding_window == config.llm.sliding_window + 1
-    assert hf_sliding_window(None) is None
 
 
 # -- (5) pre- and post-processing -------------------------------------------------------------------
