@@ -276,7 +276,8 @@ def compare(a: Results | str, b: Results | str, *, resamples: int = 10_000, seed
     overall = compare_runs(ra, rb, pa, pb, names, resamples=resamples, seed=seed)
     result = {"a": labels[0], "b": labels[1], "settings": {"resamples": resamples, "seed": seed, "unit": "video",
                                                          "ci": 0.95},
-              "metrics": {m: c.to_dict() for m, c in overall.items()}, "breakdown": {}}
+              "metrics": {m: c.to_dict() for m, c in overall.items()}, "breakdown": {},
+              "videos": int(pa["video"].nunique()), "breakdown_videos": {}}
     for column in ("kind", "source"):
         if column not in pa or pa[column].isna().all():
             continue
@@ -286,5 +287,6 @@ def compare(a: Results | str, b: Results | str, *, resamples: int = 10_000, seed
             sub = compare_tables(pa[mask].reset_index(drop=True), pb[mask].reset_index(drop=True),
                                  resamples=resamples, seed=seed)
             part[value] = {m: c.to_dict() for m, c in sub.items()}
+            result["breakdown_videos"].setdefault(column, {})[value] = int(pa.loc[mask, "video"].nunique())
         result["breakdown"][column] = part
     return result

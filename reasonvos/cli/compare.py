@@ -40,18 +40,26 @@ def format_comparison(result: dict) -> str:
     """A terminal table: B minus A per metric, x100."""
     head = f"{result['a']}  minus  {result['b']}  ({result['settings']['resamples']} resamples over videos, " \
            f"seed {result['settings']['seed']})"
-    lines = [head, f"{'':<24}{'diff':>7} {'95% CI':>16} {'p':>7}  {'win/tie/loss':>14}"]
+    lines = [head, f"{'':<24}{'diff':>7} {'95% CI':>16} {'p':>7}  {'win/tie/loss':>14}  {'videos':>6}"]
+    counts = result.get("breakdown_videos") or {}
 
-    def row(label: str, c: dict) -> str:
+    def row(label: str, c: dict, videos: int | None) -> str:
         ci = f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]"
-        return (f"{label:<24}{100 * c['diff']:>+7.1f} {ci:>16} {c['p_value']:>7.4f}  "
-                f"{c['wins']:>4}/{c['ties']}/{c['losses']}")
+        wtl = f"{c['wins']}/{c['ties']}/{c['losses']}"
+        return (f"{label:<24}{100 * c['diff']:>+7.1f} {ci:>16} {c['p_value']:>7.4f}  {wtl:>14}  "
+                f"{'' if videos is None else videos:>6}")
 
     for metric, c in result["metrics"].items():
-        lines.append(row(metric, c))
+        lines.append(row(metric, c, result.get("videos")))
+    few = None
     for column, parts in result["breakdown"].items():
         for value, metrics in parts.items():
-            lines.append(row(f"  {column}={value} J&F", metrics["J&F"]))
+            n = counts.get(column, {}).get(value)
+            few = n if n is not None and n < 8 and (few is None or n < few) else few
+            lines.append(row(f"  {column}={value} J&F", metrics["J&F"], n))
+    if few is not None:
+        lines.append(f"(the sign-flip p-value cannot go below about 2/2^n over n videos: {few} videos give "
+                     f"{min(1.0, 2 / 2 ** few):.3f}; read such rows by their CI and counts)")
     return "\n".join(lines)
 
 

@@ -48,3 +48,17 @@ def test_compare_will_not_overwrite_a_file_it_did_not_write(tmp_path, capsys):
     notes.write_text("mine")
     assert main(["compare", str(a), str(b), "--json", str(notes)]) == 1
     assert notes.read_text() == "mine"
+
+
+def test_compare_counts_the_videos_behind_each_row_and_says_when_they_are_too_few_for_a_p_value(tmp_path, capsys):
+    """Two videos can give a CI that excludes 0, but a sign-flip p-value no lower than 0.5: the
+    table shows the number of videos and says so."""
+    a = write_results(tmp_path, "a.json", results_json("A", 0.5, per_sample=_rows([0.5, 0.5, 0.2, 0.9])))
+    b = write_results(tmp_path, "b.json", results_json("B", 0.6, per_sample=_rows([0.6, 0.6, 0.4, 1.0])))
+    out = tmp_path / "cmp.json"
+    assert main(["compare", str(a), str(b), "--resamples", "200", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    assert doc["videos"] == 2 and doc["breakdown_videos"]["kind"] == {"long": 2, "short": 2}
+    assert doc["metrics"]["J&F"]["p_value"] > 0.4  # 2 videos: 2 of 4 sign patterns are as extreme: about 0.5
+    assert "2 videos give 0.500" in printed
