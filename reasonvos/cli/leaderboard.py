@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from reasonvos.leaderboard.uncertainty import DEFAULT_RESAMPLES, DEFAULT_SEED  # light: pandas loads on use
 
@@ -20,26 +21,24 @@ def parse_analysis(text: str) -> tuple[str, str, str, str | None]:
     return parts[0], parts[1], parts[2], (parts[3] or None) if len(parts) == 4 else None
 
 
-def positive_int(text: str) -> int:
-    """An int of at least 1 (``--analysis-n``: 0 draws nothing, a negative n miscounts)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum`` (``--analysis-n 0`` would draw
+    nothing, a negative count miscounts; ``--browse-samples 0`` is the table without thumbnails)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """An int of at least 0 (``--browse-samples``: 0 makes the table without thumbnails)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
