@@ -248,21 +248,12 @@ def test_a_name_that_is_not_utf8_is_named_with_its_bytes_escaped(rv, tmp_path, c
     assert not out.exists()
 
 
-def test_an_unreadable_prediction_folder_is_named(rv):
+@pytest.mark.parametrize("depth", ["sample folder", "top folder"])
+def test_an_unreadable_prediction_folder_is_named(rv, depth):
+    """A sample's own folder, or the folder above it in the prediction root."""
     bench, pred = rv
-    folder = pred / bench.prediction_dir(bench.samples[0])
-    folder.chmod(0)
-    try:
-        proc = run_cli(score_cli(bench, pred), drop_root_override=True)
-    finally:
-        folder.chmod(0o755)
-    assert proc.returncode == 1
-    assert_one_error(proc.stderr, str(folder), "Permission denied")
-
-
-def test_an_unreadable_folder_in_the_prediction_root_is_named(rv):
-    bench, pred = rv
-    folder = pred / bench.prediction_dir(bench.samples[0]).parts[0]
+    relative = bench.prediction_dir(bench.samples[0])
+    folder = pred / (relative if depth == "sample folder" else relative.parts[0])
     folder.chmod(0)
     try:
         proc = run_cli(score_cli(bench, pred), drop_root_override=True)
