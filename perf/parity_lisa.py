@@ -19,8 +19,6 @@ benchmark with text (its sentence/phrase template) x both modes x two videos. Pr
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from parity_videolisa import (
     make_frames,
     official_commit,
     save_golden,
+    side,
 )
 from reasonvos.baselines.lisa import (
     MODES,
@@ -80,16 +79,6 @@ def cases() -> list[dict]:
 FRAMES = {k: v for k, v in make_frames().items() if k in VIDEOS}
 
 
-def side(python: str, job: dict) -> dict:
-    import json
-
-    done = subprocess.run([python, str(SIDE)], input=json.dumps(job), text=True, capture_output=True, check=False)
-    if done.returncode:
-        sys.stderr.write(done.stderr[-4000:])
-        raise SystemExit(f"the official side failed ({job['job']})")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def our_outputs(model: LisaModel, tok, case: dict) -> dict[str, np.ndarray]:
     """``LisaSegmenter``'s steps with the logits and every frame's prompt embedding kept."""
     seg = LisaSegmenter(model, tok, mode=case["mode"], cache=False)
@@ -127,9 +116,9 @@ def main() -> int:
         base = {"official": str(args.official), "sam": SAM_CONFIG, "checkpoint": str(tmp / "checkpoint"),
                 "clip": str(tmp / "clip")}
         built = side(args.python, {**base, "job": "build", "spm": str(tmp / "spm" / "tokenizer.model"),
-                                   "seed": SEED, "llm_config": LISA_LLM, "clip_config": LISA_CLIP})
+                                   "seed": SEED, "llm_config": LISA_LLM, "clip_config": LISA_CLIP}, SIDE)
         info = side(args.python, {**base, "job": "run", "frames": str(tmp / "frames.npz"), "cases": case_list,
-                                  "out": str(tmp / "official.npz")})
+                                  "out": str(tmp / "official.npz")}, SIDE)
         print(f"== official side transformers {info['transformers']}, torch {info['torch']}, "
               f"{built['keys']} tensors saved by LISAForCausalLM.save_pretrained")
         theirs = dict(np.load(tmp / "official.npz"))

@@ -157,8 +157,10 @@ def cases(official: Path) -> list[dict]:
     return out
 
 
-def side(python: str, job: dict) -> dict:
-    done = subprocess.run([python, str(SIDE)], input=json.dumps(job), text=True, capture_output=True, check=False)
+def side(python: str, job: dict, script: Path = SIDE) -> dict:
+    """Run one job of an official-side ``script`` with the side environment's ``python``; its last
+    stdout line is the JSON answer."""
+    done = subprocess.run([python, str(script)], input=json.dumps(job), text=True, capture_output=True, check=False)
     if done.returncode:
         sys.stderr.write(done.stderr[-4000:])
         raise SystemExit(f"the official side failed ({job['job']})")
